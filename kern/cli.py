@@ -1,0 +1,68 @@
+"""The ``kern`` command: ``kern db upgrade`` and ``kern db current``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from functools import partial
+
+from kern.exceptions import KernError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``kern`` command."""
+    parser = argparse.ArgumentParser(
+        prog="kern", description="Kern: agents, teams and workflows on one session store."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    db = commands.add_parser("db", help="the session store's schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    for name, help_text in (
+        ("upgrade", "apply the migrations this version of Kern needs"),
+        ("current", "print the store's schema revision and the one this Kern needs"),
+    ):
+        sub = db.add_parser(name, help=help_text)
+        sub.add_argument("--db-url", required=True, help="sqlite:///path/to.db or postgresql://...")
+        sub.add_argument(
+            "--table-prefix", default="kern_", help="prefix of Kern's table names (default kern_)"
+        )
+        sub.add_argument("--db-schema", default=None, help="PostgreSQL schema holding Kern's tables")
+        if name == "upgrade":
+            sub.add_argument("--revision", default="head", help="target revision (default head)")
+    return parser
+
+
+def db_command(args: argparse.Namespace) -> str:
+    """Run ``kern db upgrade|current``; returns what to print."""
+    from kern.db._sql.engines import engine_for_url
+    from kern.db._sql.executor import in_transaction, storage_errors
+    from kern.db._sql.migrate import HEAD_REVISION, current_revision, upgrade
+    from kern.db.base import tables_for
+
+    tables = tables_for(args.table_prefix, args.db_schema)
+    engine = engine_for_url(args.db_url)
+    try:
+        with storage_errors(f"kern db {args.db_command}", engine.dialect.name), engine.connect() as conn:
+            if args.db_command == "upgrade":
+                in_transaction(conn, True, partial(upgrade, tables=tables, revision=args.revision))
+            revision = in_transaction(conn, False, partial(current_revision, tables=tables))
+    finally:
+        engine.dispose()
+    return f"current revision: {revision or 'none'} (this Kern needs {HEAD_REVISION})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kern`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        print(db_command(args))
+    except KernError as exc:
+        print(f"kern: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Claim, renew, release and commit: how runs take turns on a session and persist what they did.
+
+A claim is a lease stored on the session row (owner run id, expiry, fencing token), never a transaction:
+runs hold it across model calls while every database transaction stays short. A commit applies the
+run's state *changes* to the current stored state, upserts its run rows and appends its messages, all
+in one transaction that first re-checks the fencing token, so a writer whose lease was taken over can
+never overwrite its successor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from kern.db._sql.dialect import for_update, upsert
+from kern.db._sql.rows import message_from_json
+from kern.db._sql.sessions import create_session, now
+from kern.db._sql.tables import Tables
+from kern.db.records import Busy, Claim, RunWrite
+from kern.exceptions import ClaimLostError
+from kern.models.message import Message
+from kern.run.status import RunStatus
+from kern.session.codec import encode
+from kern.session.patch import PatchOp, apply_patch
+from kern.session.schema import SessionType
+
+RUN_UPDATE_COLUMNS = ("status", "output", "metrics", "error", "updated_at", "fence_token")
+
+
+def try_claim(
+    conn: Connection,
+    t: Tables,
+    *,
+    session_id: str,
+    session_type: SessionType,
+    user_id: str | None,
+    component_id: str | None,
+    run_id: str,
+    initial_state: Mapping[str, Any],
+    lease_seconds: float,
+) -> Claim | Busy:
+    """Create the session if needed and lease it to ``run_id``, or say who holds it.
+
+    A holder whose lease expired is taken over: its run is marked ``abandoned`` in the same transaction.
+    """
+    session, created = create_session(
+        conn,
+        t,
+        session_id=session_id,
+        session_type=session_type,
+        user_id=user_id,
+        component_id=component_id,
+        session_state=initial_state,
+    )
+    lease = conn.execute(
+        select(
+            t.sessions.c.lease_owner,
+            t.sessions.c.lease_token,
+            t.sessions.c.lease_expires_at,
+            t.sessions.c.session_state,
+        ).where(t.sessions.c.session_id == session_id)
+    ).one()
+    stamp = now()
+    if lease.lease_owner not in (None, run_id) and lease.lease_expires_at > stamp:
+        return Busy(holder_run_id=lease.lease_owner, expires_at=lease.lease_expires_at)
+    abandoned = lease.lease_owner if lease.lease_owner not in (None, run_id) else None
+    if abandoned is not None:
+        conn.execute(
+            update(t.runs)
+            .where(t.runs.c.run_id == abandoned, t.runs.c.status == RunStatus.running.value)
+            .values(status=RunStatus.abandoned.value, updated_at=stamp)
+        )
+    token, expires_at = lease.lease_token + 1, stamp + lease_seconds
+    conn.execute(
+        update(t.sessions)
+        .where(t.sessions.c.session_id == session_id)
+        .values(lease_owner=run_id, lease_token=token, lease_expires_at=expires_at)
+    )
+    return Claim(
+        session_id=session_id,
+        run_id=run_id,
+        user_id=user_id,
+        token=token,
+        expires_at=expires_at,
+        session=session,
+        state_snapshot=lease.session_state,
+        created=created,
+        abandoned_run_id=abandoned,
+    )
+
+
+def renew(conn: Connection, t: Tables, claim: Claim, lease_seconds: float) -> float:
+    """Extend the lease; raises ClaimLostError when another run took the session over."""
+    expires_at = now() + lease_seconds
+    result = conn.execute(_held(t, claim, update(t.sessions)).values(lease_expires_at=expires_at))
+    if result.rowcount != 1:
+        raise _lost(claim)
+    return expires_at
+
+
+def release(conn: Connection, t: Tables, claim: Claim) -> bool:
+    """Give the session up; False when the claim had already been taken over."""
+    result = conn.execute(_held(t, claim, update(t.sessions)).values(lease_owner=None, lease_expires_at=None))
+    return result.rowcount == 1
+
+
+def commit(
+    conn: Connection,
+    t: Tables,
+    claim: Claim,
+    *,
+    state_patch: Sequence[PatchOp],
+    writes: Sequence[RunWrite],
+    lease_seconds: float,
+) -> int:
+    """Apply state changes, upsert runs and append messages in one transaction; returns the new version."""
+    stmt = select(
+        t.sessions.c.session_state, t.sessions.c.version, t.sessions.c.lease_owner, t.sessions.c.lease_token
+    )
+    row = conn.execute(for_update(conn, stmt.where(t.sessions.c.session_id == claim.session_id))).first()
+    if row is None or row.lease_owner != claim.run_id or row.lease_token != claim.token:
+        raise _lost(claim)
+    stamp = now()
+    values: dict[str, Any] = {
+        "version": row.version + 1,
+        "updated_at": stamp,
+        "lease_expires_at": stamp + lease_seconds,
+    }
+    if state_patch:
+        values["session_state"] = apply_patch(row.session_state, state_patch)
+    conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
+    for write in writes:
+        _write_run(conn, t, claim, write, stamp)
+    return row.version + 1
+
+
+def history(
+    conn: Connection, t: Tables, *, session_id: str, user_id: str | None, num_runs: int | None
+) -> list[Message]:
+    """Messages of the last ``num_runs`` completed top-level runs (all when None), oldest first.
+
+    Reads only the runs asked for: one indexed query for their ids, one for their messages.
+    """
+    runs = (
+        select(t.runs.c.run_id)
+        .where(
+            t.runs.c.session_id == session_id,
+            t.runs.c.user_id.is_not_distinct_from(user_id),
+            t.runs.c.parent_run_id.is_(None),
+            t.runs.c.status == RunStatus.completed.value,
+        )
+        .order_by(t.runs.c.created_at.desc(), t.runs.c.run_id.desc())
+    )
+    if num_runs is not None:
+        runs = runs.limit(num_runs)
+    run_ids = list(conn.execute(runs).scalars())
+    if not run_ids:
+        return []
+    stmt = select(t.messages.c.message).where(t.messages.c.run_id.in_(run_ids), t.messages.c.role != "system")
+    return [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
+
+
+def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp: float) -> None:
+    run = write.run
+    values = {
+        "run_id": run.run_id,
+        "session_id": claim.session_id,
+        "user_id": claim.user_id,
+        "component_id": run.component_id,
+        "parent_run_id": run.parent_run_id,
+        "status": RunStatus(run.status).value,
+        "input": encode(run.input, path="run.input"),
+        "output": encode(run.output, path="run.output"),
+        "metrics": encode(run.metrics, path="run.metrics"),
+        "error": run.error,
+        "idempotency_key": run.idempotency_key,
+        "fence_token": claim.token,
+        "created_at": run.created_at or stamp,
+        "updated_at": stamp,
+    }
+    conn.execute(upsert(conn, t.runs, values, ["run_id"], RUN_UPDATE_COLUMNS))
+    if write.messages:
+        rows = [
+            {
+                "session_id": claim.session_id,
+                "run_id": run.run_id,
+                "user_id": claim.user_id,
+                "seq": write.first_seq + i,
+                "role": message.role,
+                "message": message.to_record(),
+                "created_at": stamp,
+            }
+            for i, message in enumerate(write.messages)
+        ]
+        conn.execute(insert(t.messages), rows)
+
+
+def _held(t: Tables, claim: Claim, stmt: Any) -> Any:
+    return stmt.where(
+        t.sessions.c.session_id == claim.session_id,
+        t.sessions.c.lease_owner == claim.run_id,
+        t.sessions.c.lease_token == claim.token,
+    )
+
+
+def _lost(claim: Claim) -> ClaimLostError:
+    return ClaimLostError(
+        f"run {claim.run_id!r} lost its claim on session {claim.session_id!r} (another run took it over "
+        "after the lease expired); its writes were refused",
+        session_id=claim.session_id,
+    )

@@ -1,0 +1,73 @@
+"""Everything that differs between SQLite and PostgreSQL, in one place.
+
+The store's logic is written once against SQLAlchemy Core; it asks this module for the three things
+that differ: insert-or-ignore/upsert spelling, row locking, and how a connection is set up (SQLite: WAL,
+busy_timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
+
+AnySelect = Select[*tuple[Any, ...]]
+
+BEGIN_OPTION = "kern_begin"
+"""Connection execution option naming the SQLite BEGIN mode: ``"IMMEDIATE"`` for writes, else deferred."""
+
+
+def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> Insert:
+    """INSERT that does nothing when a row with the same ``keys`` exists."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).values(dict(values)).on_conflict_do_nothing(index_elements=list(keys))
+    return sqlite.insert(table).values(dict(values)).on_conflict_do_nothing(index_elements=list(keys))
+
+
+def upsert(
+    conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequence[str], update: Sequence[str]
+) -> Insert:
+    """INSERT, or UPDATE the ``update`` columns of the row with the same ``keys``."""
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(table).values(dict(values))
+        return pg.on_conflict_do_update(index_elements=list(keys), set_={c: pg.excluded[c] for c in update})
+    lite = sqlite.insert(table).values(dict(values))
+    return lite.on_conflict_do_update(index_elements=list(keys), set_={c: lite.excluded[c] for c in update})
+
+
+def for_update(conn: Connection, stmt: AnySelect) -> AnySelect:
+    """Lock the selected rows until the transaction ends.
+
+    PostgreSQL takes a row lock; SQLite needs none because write transactions begin IMMEDIATE and so
+    already hold the database's single write lock.
+    """
+    return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
+
+
+def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
+    """Set pragmas on every new connection and let Kern emit BEGIN itself.
+
+    pysqlite's own transaction handling is turned off (``isolation_level = None``) so that the BEGIN
+    statement is ours: ``BEGIN IMMEDIATE`` for writes takes the write lock up front, which turns a
+    read-then-write race into a wait on ``busy_timeout`` instead of a ``database is locked`` failure.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:  # pyright: ignore[reportUnusedFunction]
+        dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:  # pyright: ignore[reportUnusedFunction]
+        mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,247 @@
+"""The session management API, written once against a sync ``Connection``.
+
+Ownership: with ``user_id`` given, reads see only that user's sessions (another user's session reads as
+absent) and writes to another user's session raise :class:`SessionOwnershipError` having changed
+nothing. ``user_id=None`` means no owner filter (an administrator's view), as in the seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, delete, func, select, true, update
+
+from kern.db._sql.dialect import for_update, insert_ignore
+from kern.db._sql.rows import message_from_json, run_from_row, session_from_row
+from kern.db._sql.tables import Tables
+from kern.exceptions import SessionOwnershipError, UsageError
+from kern.models.message import Message
+from kern.session.codec import encode_state
+from kern.session.schema import RunRecord, Session, SessionType
+
+SortBy = Literal["created_at", "updated_at"]
+SortOrder = Literal["asc", "desc"]
+
+
+def owner_filter(column: ColumnElement[Any], user_id: str | None) -> ColumnElement[bool]:
+    """The owner predicate of the management API: none when ``user_id`` is None."""
+    return true() if user_id is None else column == user_id
+
+
+def get_session(
+    conn: Connection, t: Tables, session_id: str, session_type: SessionType | None, user_id: str | None
+) -> Session | None:
+    """One session with its messages and runs, or None when absent (or not the caller's)."""
+    stmt = select(t.sessions).where(t.sessions.c.session_id == session_id)
+    stmt = stmt.where(owner_filter(t.sessions.c.user_id, user_id))
+    if session_type is not None:
+        stmt = stmt.where(t.sessions.c.session_type == SessionType(session_type).value)
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        return None
+    runs_stmt = select(t.runs).where(t.runs.c.session_id == session_id)
+    runs = [
+        run_from_row(r)
+        for r in conn.execute(runs_stmt.order_by(t.runs.c.created_at, t.runs.c.run_id)).mappings()
+    ]
+    return session_from_row(row, messages_of(conn, t, [session_id]).get(session_id, []), runs)
+
+
+def get_sessions(
+    conn: Connection,
+    t: Tables,
+    *,
+    session_type: SessionType | None,
+    user_id: str | None,
+    component_id: str | None,
+    session_name: str | None,
+    start_timestamp: int | None,
+    end_timestamp: int | None,
+    limit: int | None,
+    page: int | None,
+    sort_by: SortBy,
+    sort_order: SortOrder,
+) -> list[Session]:
+    """Sessions matching every filter given, sorted and paged; messages loaded in one query, no runs."""
+    stmt = select(t.sessions).where(owner_filter(t.sessions.c.user_id, user_id))
+    if session_type is not None:
+        stmt = stmt.where(t.sessions.c.session_type == SessionType(session_type).value)
+    if component_id is not None:
+        stmt = stmt.where(t.sessions.c.component_id == component_id)
+    if session_name is not None:
+        stmt = stmt.where(
+            func.lower(t.sessions.c.session_name).contains(session_name.lower(), autoescape=True)
+        )
+    if start_timestamp is not None:
+        stmt = stmt.where(t.sessions.c.created_at >= start_timestamp)
+    if end_timestamp is not None:
+        stmt = stmt.where(t.sessions.c.created_at <= end_timestamp)
+    stmt = _sorted_page(stmt, t, sort_by=sort_by, sort_order=sort_order, limit=limit, page=page)
+    rows = conn.execute(stmt).mappings().all()
+    messages = messages_of(conn, t, [row["session_id"] for row in rows])
+    return [session_from_row(row, messages.get(row["session_id"], [])) for row in rows]
+
+
+def _sorted_page(
+    stmt: Select[Any], t: Tables, *, sort_by: str, sort_order: str, limit: int | None, page: int | None
+) -> Select[Any]:
+    if sort_by not in ("created_at", "updated_at"):
+        raise UsageError(f"sort_by must be 'created_at' or 'updated_at', got {sort_by!r}")
+    if sort_order not in ("asc", "desc"):
+        raise UsageError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
+    if limit is not None and limit < 1:
+        raise UsageError(f"limit must be a positive number, got {limit!r}")
+    if page is not None and (limit is None or page < 1):
+        raise UsageError(f"page={page!r} needs a limit and counts from 1")
+    column, tiebreak = t.sessions.c[sort_by], t.sessions.c.session_id
+    order = (column.desc(), tiebreak.desc()) if sort_order == "desc" else (column.asc(), tiebreak.asc())
+    stmt = stmt.order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset((page - 1) * limit if page else 0)
+    return stmt
+
+
+def messages_of(conn: Connection, t: Tables, session_ids: Sequence[str]) -> dict[str, list[Message]]:
+    """The messages of several sessions in one query, in the order they were appended."""
+    if not session_ids:
+        return {}
+    stmt = select(t.messages.c.session_id, t.messages.c.message).where(
+        t.messages.c.session_id.in_(session_ids)
+    )
+    grouped: dict[str, list[Message]] = {}
+    for session_id, data in conn.execute(stmt.order_by(t.messages.c.id)):
+        grouped.setdefault(session_id, []).append(message_from_json(data))
+    return grouped
+
+
+def rename_session(
+    conn: Connection,
+    t: Tables,
+    session_id: str,
+    session_type: SessionType | None,
+    session_name: str,
+    user_id: str | None,
+) -> Session | None:
+    """Give the session a new name; None when there is no such session of that type."""
+    owner = _owner_for_write(conn, t, session_id, user_id, session_type)
+    if owner is None:
+        return None
+    conn.execute(
+        update(t.sessions)
+        .where(t.sessions.c.session_id == session_id)
+        .values(session_name=session_name, updated_at=now())
+    )
+    return get_session(conn, t, session_id, session_type, user_id)
+
+
+def delete_session(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> bool:
+    """Delete the session with its runs, messages and journal; False when there was none."""
+    if _owner_for_write(conn, t, session_id, user_id, None) is None:
+        return False
+    conn.execute(delete(t.sessions).where(t.sessions.c.session_id == session_id))
+    return True
+
+
+def delete_sessions(conn: Connection, t: Tables, session_ids: Sequence[str], user_id: str | None) -> int:
+    """Delete several sessions at once, all or none; returns how many existed."""
+    ids = list(dict.fromkeys(session_ids))
+    stmt = for_update(
+        conn, select(t.sessions.c.session_id, t.sessions.c.user_id).where(t.sessions.c.session_id.in_(ids))
+    )
+    rows = conn.execute(stmt).all()
+    for found_id, owner in rows:
+        _check_owner(found_id, owner, user_id)
+    conn.execute(delete(t.sessions).where(t.sessions.c.session_id.in_(ids)))
+    return len(rows)
+
+
+def create_session(
+    conn: Connection,
+    t: Tables,
+    *,
+    session_id: str,
+    session_type: SessionType,
+    user_id: str | None,
+    component_id: str | None,
+    session_state: Mapping[str, Any],
+    session_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> tuple[Session, bool]:
+    """Create the session unless it exists; returns it and whether it was created.
+
+    Unlike the management reads, ``user_id`` here is the exact owner: an existing session must belong
+    to the same user (None included) and be of the same type.
+    """
+    stamp = now()
+    values = {
+        "session_id": session_id,
+        "session_type": SessionType(session_type).value,
+        "user_id": user_id,
+        "component_id": component_id,
+        "session_name": session_name,
+        "session_state": encode_state(session_state),
+        "session_metadata": encode_state(metadata or {}, root="metadata"),
+        "version": 0,
+        "lease_token": 0,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    inserted = insert_ignore(conn, t.sessions, values, ["session_id"]).returning(t.sessions.c.session_id)
+    created = conn.execute(inserted).first() is not None
+    row = (
+        conn.execute(for_update(conn, select(t.sessions).where(t.sessions.c.session_id == session_id)))
+        .mappings()
+        .one()
+    )
+    _check_exact_owner(row, user_id)
+    if row["session_type"] != values["session_type"]:
+        raise UsageError(
+            f"session {session_id!r} is a {row['session_type']} session; "
+            f"a {values['session_type']} run cannot use it"
+        )
+    return session_from_row(row), created
+
+
+def runs_of(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> list[RunRecord]:
+    """Every run of a session, oldest first."""
+    stmt = select(t.runs).where(t.runs.c.session_id == session_id, owner_filter(t.runs.c.user_id, user_id))
+    return [
+        run_from_row(r) for r in conn.execute(stmt.order_by(t.runs.c.created_at, t.runs.c.run_id)).mappings()
+    ]
+
+
+def _owner_for_write(
+    conn: Connection, t: Tables, session_id: str, user_id: str | None, session_type: SessionType | None
+) -> tuple[str | None] | None:
+    """Lock the row and check its owner; None when the session (of that type) does not exist."""
+    stmt = select(t.sessions.c.user_id, t.sessions.c.session_type).where(
+        t.sessions.c.session_id == session_id
+    )
+    row = conn.execute(for_update(conn, stmt)).first()
+    if row is None or (session_type is not None and row.session_type != SessionType(session_type).value):
+        return None
+    _check_owner(session_id, row.user_id, user_id)
+    return (row.user_id,)
+
+
+def _check_owner(session_id: str, owner: str | None, user_id: str | None) -> None:
+    if user_id is not None and owner != user_id:
+        raise SessionOwnershipError(
+            f"session {session_id!r} belongs to another user than {user_id!r}; nothing was changed",
+            session_id=session_id,
+        )
+
+
+def _check_exact_owner(row: RowMapping, user_id: str | None) -> None:
+    if row["user_id"] != user_id:
+        raise SessionOwnershipError(
+            f"session {row['session_id']!r} belongs to another user than {user_id!r}; nothing was written",
+            session_id=row["session_id"],
+        )
+
+
+def now() -> float:
+    """Unix time in seconds; the store's single clock."""
+    return time.time()

@@ -1,0 +1,198 @@
+"""The database faces users construct, and what they share.
+
+* :class:`SyncDb` (``SqliteDb``, ``PostgresDb``, ``InMemoryDb``): the session management API as plain
+  methods, each one line over the store's single implementation on a sync engine.
+* :class:`AsyncDb` (``AsyncSqliteDb``, ``AsyncPostgresDb``): the same method names, awaitable; an async
+  face *is* a :class:`~kern.db.store.SessionStore` on an async engine.
+
+Every face has ``.store``, the awaitable interface the runtime (Agent, Team, Workflow) uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from kern.db._sql import sessions
+from kern.db._sql.executor import AsyncExecutor, SyncExecutor
+from kern.db._sql.sessions import SortBy, SortOrder
+from kern.db._sql.tables import DEFAULT_PREFIX, Tables, build_tables
+from kern.db.store import SessionStore
+from kern.exceptions import UsageError
+from kern.session.schema import RunRecord, Session, SessionType
+
+__all__ = ["AsyncDb", "BaseDb", "SessionType", "SyncDb", "upgrade_hint"]
+
+
+class BaseDb:
+    """What every face has: its tables and its awaitable store."""
+
+    store: SessionStore
+
+    @property
+    def table_prefix(self) -> str:
+        """The prefix of this store's table names (default ``kern_``)."""
+        return self.store.tables.prefix
+
+
+class SyncDb(BaseDb):
+    """A store with sync methods, over a sync engine; its ``store`` awaits through worker threads."""
+
+    def __init__(self, executor: SyncExecutor) -> None:
+        self._executor = executor
+        self.store = SessionStore(executor)
+
+    @property
+    def _tables(self) -> Tables:
+        return self._executor.tables
+
+    def get_session(
+        self, session_id: str, session_type: SessionType | None = None, user_id: str | None = None
+    ) -> Session | None:
+        """Return the session with its messages and runs, or None if it does not exist.
+
+        With ``user_id``, a session owned by another user is returned as None. With ``session_type``,
+        a session of another type is None too. A failed read raises StorageError.
+        """
+        return self._executor.read(sessions.get_session, self._tables, session_id, session_type, user_id)
+
+    def get_sessions(
+        self,
+        session_type: SessionType | None = None,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        session_name: str | None = None,
+        start_timestamp: int | None = None,
+        end_timestamp: int | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: SortBy = "created_at",
+        sort_order: SortOrder = "desc",
+    ) -> list[Session]:
+        """List sessions matching every filter given, sorted and paged (``page`` counts from 1).
+
+        ``session_name`` matches part of the name, ignoring case; timestamps bound ``created_at``
+        (unix seconds, inclusive). Sessions come with their messages; runs are not loaded.
+        """
+        return self._executor.read(
+            sessions.get_sessions,
+            self._tables,
+            session_type=session_type,
+            user_id=user_id,
+            component_id=component_id,
+            session_name=session_name,
+            start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp,
+            limit=limit,
+            page=page,
+            sort_by=sort_by,
+            sort_order=sort_order,
+        )
+
+    def rename_session(
+        self, session_id: str, session_type: SessionType | None, session_name: str, user_id: str | None = None
+    ) -> Session | None:
+        """Rename a session and return it; None if it does not exist.
+
+        Raises SessionOwnershipError, changing nothing, when ``user_id`` does not own it.
+        """
+        return self._executor.write(
+            sessions.rename_session, self._tables, session_id, session_type, session_name, user_id
+        )
+
+    def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
+        """Delete a session with its runs and messages; False if it did not exist.
+
+        Raises SessionOwnershipError, deleting nothing, when ``user_id`` does not own it.
+        """
+        return self._executor.write(sessions.delete_session, self._tables, session_id, user_id)
+
+    def delete_sessions(self, session_ids: Sequence[str], user_id: str | None = None) -> int:
+        """Delete several sessions, all or none; returns how many existed.
+
+        Raises SessionOwnershipError, deleting nothing, when any of them is not owned by ``user_id``.
+        """
+        return self._executor.write(sessions.delete_sessions, self._tables, list(session_ids), user_id)
+
+    def create_session(
+        self,
+        session_id: str,
+        session_type: SessionType,
+        *,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        session_name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Create a session unless it exists, and return it.
+
+        An existing session must have the same owner (``user_id``, None included) and type, else
+        SessionOwnershipError or UsageError. ``session_state`` applies only when the session is created.
+        """
+        session, _ = self._executor.write(
+            sessions.create_session,
+            self._tables,
+            session_id=session_id,
+            session_type=session_type,
+            user_id=user_id,
+            component_id=component_id,
+            session_state=session_state or {},
+            session_name=session_name,
+            metadata=metadata,
+        )
+        return session
+
+    def get_runs(self, session_id: str, user_id: str | None = None) -> list[RunRecord]:
+        """Every run of a session (member and step runs included), oldest first."""
+        return self._executor.read(sessions.runs_of, self._tables, session_id, user_id)
+
+    def close(self) -> None:
+        """Close the engine's pooled connections."""
+        self._executor.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncDb(SessionStore, BaseDb):
+    """A store whose methods are awaitable, over an async engine. It is its own ``store``."""
+
+    def __init__(self, executor: AsyncExecutor) -> None:
+        super().__init__(executor)
+        self._async_executor = executor
+        self.store = self
+
+    async def close(self) -> None:
+        """Close the engine's pooled connections."""
+        await self._async_executor.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def tables_for(table_prefix: str = DEFAULT_PREFIX, db_schema: str | None = None) -> Tables:
+    """Validate a table prefix and schema name and build the tables."""
+    for what, name in (("table_prefix", table_prefix), ("db_schema", db_schema or "x")):
+        if not name.replace("_", "a").isalnum() or not name.isascii():
+            raise UsageError(f"{what} may hold only letters, digits and underscores, got {name!r}")
+    return build_tables(table_prefix, db_schema)
+
+
+def upgrade_hint(db_url: str, tables: Tables) -> str:
+    """The ``kern db upgrade`` command line for this store."""
+    parts = ["kern db upgrade", f"--db-url '{db_url}'"]
+    if tables.prefix != DEFAULT_PREFIX:
+        parts.append(f"--table-prefix {tables.prefix}")
+    if tables.schema:
+        parts.append(f"--db-schema {tables.schema}")
+    return " ".join(parts)

@@ -1,0 +1,52 @@
+"""What the runtime hands to the store and gets back when it claims and commits a session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kern.models.message import Message
+from kern.session.schema import RunRecord, Session
+
+OnBusy = Literal["wait", "reject"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A run's exclusive lease on a session.
+
+    ``token`` is the fencing token: every commit carries it and is refused once another run has
+    claimed the session since. ``state_snapshot`` is the encoded state the run started from, the base
+    its state changes are computed against.
+    """
+
+    session_id: str
+    run_id: str
+    user_id: str | None
+    token: int
+    expires_at: float
+    session: Session
+    state_snapshot: dict[str, Any]
+    created: bool
+    abandoned_run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """The session is held by another run until ``expires_at`` (unix seconds)."""
+
+    holder_run_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunWrite:
+    """One run row to upsert at commit, with the messages it added since its last commit.
+
+    ``first_seq`` is the position of ``messages[0]`` within the run, so repeated commits append.
+    """
+
+    run: RunRecord
+    messages: Sequence[Message] = field(default_factory=tuple[Message, ...])
+    first_seq: int = 0

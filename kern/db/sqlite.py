@@ -1,0 +1,55 @@
+"""SQLite faces: ``SqliteDb`` (sync methods) and ``AsyncSqliteDb`` (awaitable methods).
+
+Both run the one store implementation; the file is opened in WAL mode with a busy timeout, and write
+transactions begin IMMEDIATE, so several processes can share one file safely.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kern.db._sql.engines import async_sqlite_engine, sqlite_engine, sqlite_url
+from kern.db._sql.executor import AsyncExecutor, SyncExecutor
+from kern.db._sql.tables import DEFAULT_PREFIX
+from kern.db.base import AsyncDb, SyncDb, tables_for, upgrade_hint
+
+__all__ = ["AsyncSqliteDb", "SqliteDb"]
+
+
+class SqliteDb(SyncDb):
+    """A SQLite store with sync methods: ``SqliteDb(db_file="tmp/agents.db")``.
+
+    Give exactly one of ``db_file`` (its directory is created) or ``db_url`` (``sqlite:///path``).
+    """
+
+    def __init__(
+        self,
+        db_file: str | Path | None = None,
+        *,
+        db_url: str | None = None,
+        table_prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        url = sqlite_url(db_file=db_file, db_url=db_url, face="SqliteDb")
+        tables = tables_for(table_prefix)
+        self.db_url = url.render_as_string()
+        super().__init__(
+            SyncExecutor(sqlite_engine(url), tables, upgrade_hint=upgrade_hint(self.db_url, tables))
+        )
+
+
+class AsyncSqliteDb(AsyncDb):
+    """A SQLite store with awaitable methods, on aiosqlite: ``AsyncSqliteDb(db_file="tmp/agents.db")``."""
+
+    def __init__(
+        self,
+        db_file: str | Path | None = None,
+        *,
+        db_url: str | None = None,
+        table_prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        url = sqlite_url(db_file=db_file, db_url=db_url, face="AsyncSqliteDb")
+        tables = tables_for(table_prefix)
+        self.db_url = url.render_as_string()
+        super().__init__(
+            AsyncExecutor(async_sqlite_engine(url), tables, upgrade_hint=upgrade_hint(self.db_url, tables))
+        )

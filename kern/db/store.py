@@ -1,0 +1,230 @@
+"""The store's awaitable interface: the session management API plus the runtime's claim/commit calls.
+
+Agents, Teams and Workflows talk to storage only through a :class:`SessionStore`; every database face
+has one (``db.store``), whichever engine it drives. The async faces *are* stores.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+
+from kern.db._sql import claims, sessions
+from kern.db._sql.executor import AnyExecutor
+from kern.db._sql.sessions import SortBy, SortOrder
+from kern.db._sql.tables import Tables
+from kern.db.records import Busy, Claim, OnBusy, RunWrite
+from kern.exceptions import SessionBusyError, UsageError
+from kern.models.message import Message
+from kern.session.patch import PatchOp
+from kern.session.schema import RunRecord, Session, SessionType
+
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_BUSY_TIMEOUT = 120.0
+
+
+class SessionStore:
+    """Awaitable access to one store, shared by all faces."""
+
+    def __init__(self, executor: AnyExecutor) -> None:
+        self._executor = executor
+
+    @property
+    def tables(self) -> Tables:
+        """The tables this store reads and writes."""
+        return self._executor.tables
+
+    async def get_session(
+        self, session_id: str, session_type: SessionType | None = None, user_id: str | None = None
+    ) -> Session | None:
+        """Return the session with its messages and runs, or None if it does not exist.
+
+        With ``user_id``, a session owned by another user is returned as None. With ``session_type``,
+        a session of another type is None too. A failed read raises StorageError.
+        """
+        return await self._executor.aread(
+            sessions.get_session, self.tables, session_id, session_type, user_id
+        )
+
+    async def get_sessions(
+        self,
+        session_type: SessionType | None = None,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        session_name: str | None = None,
+        start_timestamp: int | None = None,
+        end_timestamp: int | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: SortBy = "created_at",
+        sort_order: SortOrder = "desc",
+    ) -> list[Session]:
+        """List sessions matching every filter given, sorted and paged (``page`` counts from 1).
+
+        ``session_name`` matches part of the name, ignoring case; timestamps bound ``created_at``
+        (unix seconds, inclusive). Sessions come with their messages; runs are not loaded.
+        """
+        return await self._executor.aread(
+            sessions.get_sessions,
+            self.tables,
+            session_type=session_type,
+            user_id=user_id,
+            component_id=component_id,
+            session_name=session_name,
+            start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp,
+            limit=limit,
+            page=page,
+            sort_by=sort_by,
+            sort_order=sort_order,
+        )
+
+    async def rename_session(
+        self, session_id: str, session_type: SessionType | None, session_name: str, user_id: str | None = None
+    ) -> Session | None:
+        """Rename a session and return it; None if it does not exist.
+
+        Raises SessionOwnershipError, changing nothing, when ``user_id`` does not own it.
+        """
+        return await self._executor.awrite(
+            sessions.rename_session, self.tables, session_id, session_type, session_name, user_id
+        )
+
+    async def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
+        """Delete a session with its runs and messages; False if it did not exist.
+
+        Raises SessionOwnershipError, deleting nothing, when ``user_id`` does not own it.
+        """
+        return await self._executor.awrite(sessions.delete_session, self.tables, session_id, user_id)
+
+    async def delete_sessions(self, session_ids: Sequence[str], user_id: str | None = None) -> int:
+        """Delete several sessions, all or none; returns how many existed.
+
+        Raises SessionOwnershipError, deleting nothing, when any of them is not owned by ``user_id``.
+        """
+        return await self._executor.awrite(sessions.delete_sessions, self.tables, list(session_ids), user_id)
+
+    async def create_session(
+        self,
+        session_id: str,
+        session_type: SessionType,
+        *,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        session_name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Create a session unless it exists, and return it.
+
+        An existing session must have the same owner (``user_id``, None included) and type, else
+        SessionOwnershipError or UsageError. ``session_state`` applies only when the session is created.
+        """
+        session, _ = await self._executor.awrite(
+            sessions.create_session,
+            self.tables,
+            session_id=session_id,
+            session_type=session_type,
+            user_id=user_id,
+            component_id=component_id,
+            session_state=session_state or {},
+            session_name=session_name,
+            metadata=metadata,
+        )
+        return session
+
+    async def get_runs(self, session_id: str, user_id: str | None = None) -> list[RunRecord]:
+        """Every run of a session (member and step runs included), oldest first."""
+        return await self._executor.aread(sessions.runs_of, self.tables, session_id, user_id)
+
+    async def claim(
+        self,
+        session_id: str,
+        session_type: SessionType,
+        *,
+        run_id: str,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        initial_state: Mapping[str, Any] | None = None,
+        on_busy: OnBusy = "wait",
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> Claim:
+        """Lease the session to ``run_id``, creating it with ``initial_state`` if it does not exist.
+
+        When another run holds it: ``on_busy="reject"`` raises SessionBusyError at once; ``"wait"``
+        retries until the holder releases it or its lease expires, up to ``busy_timeout`` seconds.
+        """
+        if on_busy not in ("wait", "reject"):
+            raise UsageError(f"on_busy must be 'wait' or 'reject', got {on_busy!r}")
+        deadline = anyio.current_time() + busy_timeout
+        delay = 0.005
+        while True:
+            result = await self._executor.awrite(
+                claims.try_claim,
+                self.tables,
+                session_id=session_id,
+                session_type=session_type,
+                user_id=user_id,
+                component_id=component_id,
+                run_id=run_id,
+                initial_state=initial_state or {},
+                lease_seconds=lease_seconds,
+            )
+            if isinstance(result, Claim):
+                return result
+            remaining = deadline - anyio.current_time()
+            if on_busy == "reject" or remaining <= 0:
+                raise _busy(session_id, result, waited=on_busy == "wait")
+            until_expiry = max(result.expires_at - time.time(), 0.0)
+            await anyio.sleep(min(delay * (1 + random.random()), remaining, until_expiry + 0.001))
+            delay = min(delay * 2, 0.25)
+
+    async def renew(self, claim: Claim, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> float:
+        """Extend a claim's lease; returns the new expiry. Raises ClaimLostError if taken over."""
+        return await self._executor.awrite(claims.renew, self.tables, claim, lease_seconds)
+
+    async def release(self, claim: Claim) -> bool:
+        """Release a claim; False if it had already been taken over."""
+        return await self._executor.awrite(claims.release, self.tables, claim)
+
+    async def commit(
+        self,
+        claim: Claim,
+        *,
+        state_patch: Sequence[PatchOp] = (),
+        writes: Sequence[RunWrite] = (),
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> int:
+        """Apply a run's state changes to the current state, upsert its runs, append its messages.
+
+        One short transaction that re-checks the claim's fencing token first: a claim that was taken
+        over raises ClaimLostError and writes nothing. Returns the session's new version.
+        """
+        return await self._executor.awrite(
+            claims.commit,
+            self.tables,
+            claim,
+            state_patch=state_patch,
+            writes=writes,
+            lease_seconds=lease_seconds,
+        )
+
+    async def history(
+        self, session_id: str, user_id: str | None, num_runs: int | None = None
+    ) -> list[Message]:
+        """Non-system messages of the last ``num_runs`` completed top-level runs, oldest first."""
+        return await self._executor.aread(
+            claims.history, self.tables, session_id=session_id, user_id=user_id, num_runs=num_runs
+        )
+
+
+def _busy(session_id: str, busy: Busy, *, waited: bool) -> SessionBusyError:
+    why = "and the wait timed out" if waited else "(on_busy='reject')"
+    return SessionBusyError(
+        f"session {session_id!r} is held by run {busy.holder_run_id!r} {why}", session_id=session_id
+    )

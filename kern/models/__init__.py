@@ -1,0 +1,1 @@
+"""Models: the seam between Kern's run loop and a model provider."""

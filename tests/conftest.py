@@ -1,0 +1,50 @@
+"""Shared fixtures: the anyio backend and the PostgreSQL server the storage tests run against.
+
+PostgreSQL comes from ``KERN_TEST_PG_URL`` (default: the local trust-auth server, database ``test``).
+When it is unreachable, tests that need it are skipped locally with the reason, and fail in CI
+(``CI`` set), where the Postgres tier is required.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+PG_URL = os.environ.get("KERN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Kern runs on asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The PostgreSQL URL, after checking the server answers."""
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but {PG_URL} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL} (set KERN_TEST_PG_URL): {exc.orig}")
+    finally:
+        engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    schema = f"kern_t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
