@@ -18,7 +18,8 @@ class Claim:
 
     ``token`` is the fencing token: every commit carries it and is refused once another run has
     claimed the session since. ``state_snapshot`` is the encoded state the run started from, the base
-    its state changes are computed against.
+    its state changes are computed against. ``lease_seconds`` is the lease length the claim was taken
+    with; renewals and commits extend the lease by that much.
     """
 
     session_id: str
@@ -26,6 +27,7 @@ class Claim:
     user_id: str | None
     token: int
     expires_at: float
+    lease_seconds: float
     session: Session
     state_snapshot: dict[str, Any]
     created: bool

@@ -184,9 +184,14 @@ class SessionStore:
             await anyio.sleep(min(delay * (1 + random.random()), remaining, until_expiry + 0.001))
             delay = min(delay * 2, 0.25)
 
-    async def renew(self, claim: Claim, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> float:
-        """Extend a claim's lease; returns the new expiry. Raises ClaimLostError if taken over."""
-        return await self._executor.awrite(claims.renew, self.tables, claim, lease_seconds)
+    async def renew(self, claim: Claim, lease_seconds: float | None = None) -> float:
+        """Extend a claim's lease to now + ``lease_seconds`` (default: the claim's lease length).
+
+        Returns the new expiry; raises ClaimLostError if another run took the session over.
+        """
+        return await self._executor.awrite(
+            claims.renew, self.tables, claim, lease_seconds or claim.lease_seconds
+        )
 
     async def release(self, claim: Claim) -> bool:
         """Release a claim; False if it had already been taken over."""
@@ -198,12 +203,13 @@ class SessionStore:
         *,
         state_patch: Sequence[PatchOp] = (),
         writes: Sequence[RunWrite] = (),
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        lease_seconds: float | None = None,
     ) -> int:
         """Apply a run's state changes to the current state, upsert its runs, append its messages.
 
         One short transaction that re-checks the claim's fencing token first: a claim that was taken
-        over raises ClaimLostError and writes nothing. Returns the session's new version.
+        over raises ClaimLostError and writes nothing. The lease is extended by ``lease_seconds`` (default:
+        the claim's lease length). Returns the session's new version.
         """
         return await self._executor.awrite(
             claims.commit,

@@ -6,9 +6,9 @@ Session state holds the user's Python values, and the stores keep it as JSON. On
 the same through another. Pickle is never used: a stored row must not be able to run code on load.
 
 Plain JSON values (``dict`` with ``str`` keys, ``list``, ``str``, ``int``, ``float``, ``bool``, ``None``) pass
-through as they are; encoding runs on every tool call, so that path only type-checks and copies containers.
-Other values become a tagged object with the reserved key ``"__kern__"``, and :func:`decode` restores them to
-the same type and value:
+through as they are, but for the few floats and strings Postgres cannot hold; encoding runs on every tool
+call, so that path only type-checks and copies containers. Other values become a tagged object with the
+reserved key ``"__kern__"``, and :func:`decode` restores them to the same type and value:
 
 ==============================  ==========================================================================
 ``datetime``, ``date``,         ISO 8601; an aware value keeps its UTC offset (a ``ZoneInfo`` comes back as
@@ -17,7 +17,8 @@ the same type and value:
 ``bytes``, ``bytearray``        base64; both decode to ``bytes``
 ``tuple``, ``set``,             a list of members, decoded to the same kind; set members are sorted so that
 ``frozenset``                   equal sets encode alike
-``float`` NaN, +inf, -inf       by name (JSONB rejects them as numbers)
+``float`` NaN, ±inf, -0.0 and   as text: JSONB rejects NaN and infinities, and gives the others back as
+magnitudes of 1e16 or more      ``0.0`` and as integers
 ``str`` with NUL or a lone      split into text and code points (Postgres rejects NUL; a lone surrogate is
 surrogate                       not valid UTF-8)
 ``dict`` with non-``str`` keys  ``{"__kern__": "dict", "items": [[key, value], ...]}``; a key may be a
@@ -69,8 +70,6 @@ MAX_DEPTH = 100
 """The deepest nesting of containers :func:`encode` accepts; deeper data would exhaust the Python stack."""
 
 _UNSTORABLE_CHAR = re.compile("([\x00\ud800-\udfff])")
-_NONFINITE_NAMES = {math.inf: "inf", -math.inf: "-inf"}
-_NONFINITE_VALUES = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _HINT = (
     "session state holds data: JSON values, datetimes, UUIDs, Decimals, bytes, sets, tuples, enums, "
     "dataclasses and pydantic models"
@@ -81,7 +80,10 @@ _HINT = (
 
 
 def encode(value: object, *, path: str = "value") -> JsonValue:
-    """Encode ``value`` as a JSON-compatible tree; ``path`` names it in error messages."""
+    """Encode ``value`` as a JSON-compatible tree, sharing no container with it.
+
+    Raises :class:`StateSerializationError` for a value the codec cannot store, its path starting at ``path``.
+    """
     try:
         return _encode(value, set())
     except _Unencodable as exc:
@@ -89,7 +91,11 @@ def encode(value: object, *, path: str = "value") -> JsonValue:
 
 
 def encode_state(state: Mapping[str, object], *, root: str = "session_state") -> dict[str, JsonValue]:
-    """Encode a whole session state, whose keys must be plain strings so that patches can address them."""
+    """Encode a whole session state; error paths start at ``root``.
+
+    Top-level keys must be plain strings (not ``"__kern__"``) so that the encoded state stays a plain object
+    whose keys patches can address.
+    """
     try:
         encoded = _encode_plain_dict(state, {id(state)})
     except _Unencodable as exc:
@@ -122,7 +128,10 @@ def _encode(value: object, active: set[int]) -> JsonValue:
     if type(value) is int or type(value) is bool or value is None:
         return value
     if type(value) is float:
-        return value if math.isfinite(value) else _tag_float(value)
+        # JSONB rejects NaN and infinities, reads floats of 1e16 and up back as ints, and drops -0.0's sign.
+        if -1e16 < value < 1e16 and (value != 0.0 or math.copysign(1.0, value) > 0.0):
+            return value
+        return {TAG: "float", "v": repr(value)}
     if type(value) is dict:
         return _encode_dict(cast("dict[object, object]", value), active)
     if type(value) is list:
@@ -286,10 +295,6 @@ def _tag_str(value: str) -> JsonValue:
     return {TAG: "str", "parts": parts}
 
 
-def _tag_float(value: float) -> JsonValue:
-    return {TAG: "float", "v": "nan" if math.isnan(value) else _NONFINITE_NAMES[value]}
-
-
 def _tag_scalar(tag: str, text: Callable[[Any], str]) -> Callable[[Any, set[int]], JsonValue]:
     return lambda value, _active: {TAG: tag, "v": text(value)}
 
@@ -389,7 +394,10 @@ def _describe(value: object) -> str:
 
 
 def decode(data: JsonValue) -> object:
-    """Restore the value :func:`encode` turned into ``data``, as fresh objects."""
+    """Restore the value :func:`encode` turned into ``data``, as fresh objects.
+
+    Raises :class:`StorageError` for an unknown tag or a malformed tagged payload.
+    """
     if type(data) is dict:
         return _decode_tagged(data) if TAG in data else {key: decode(item) for key, item in data.items()}
     if type(data) is list:
@@ -443,13 +451,6 @@ def _decode_part(part: JsonValue) -> str:
     raise TypeError(f"expected a string or a code point, got {type(part).__name__}")
 
 
-def _decode_nonfinite(data: dict[str, JsonValue]) -> float:
-    name = _text(data)
-    if name not in _NONFINITE_VALUES:
-        raise ValueError(f"expected one of {sorted(_NONFINITE_VALUES)}, got {name!r}")
-    return _NONFINITE_VALUES[name]
-
-
 _DECODERS: dict[str, Callable[[dict[str, JsonValue]], object]] = {
     "datetime": lambda data: datetime.fromisoformat(_text(data)),
     "date": lambda data: date.fromisoformat(_text(data)),
@@ -457,7 +458,7 @@ _DECODERS: dict[str, Callable[[dict[str, JsonValue]], object]] = {
     "uuid": lambda data: UUID(_text(data)),
     "decimal": lambda data: Decimal(_text(data)),
     "bytes": lambda data: base64.b64decode(_text(data), validate=True),
-    "float": _decode_nonfinite,
+    "float": lambda data: float(_text(data)),
     "str": lambda data: "".join(_decode_part(part) for part in _items(data, "parts")),
     "tuple": lambda data: tuple(decode(item) for item in _items(data)),
     "set": lambda data: {decode(item) for item in _items(data)},

@@ -74,7 +74,11 @@ def _journaled_path(data: JsonValue) -> tuple[str, ...] | None:
 
 
 def diff(before: Mapping[str, JsonValue], after: Mapping[str, JsonValue]) -> list[PatchOp]:
-    """The ops that turn ``before`` into ``after``: deletions in ``before``'s order, then ``after``'s sets."""
+    """The ops that turn ``before`` into ``after``.
+
+    The order is deterministic: at each level, deletions in ``before``'s key order, then changes in
+    ``after``'s.
+    """
     ops: list[PatchOp] = []
     _diff_into(ops, (), before, after)
     return ops

@@ -71,7 +71,6 @@ def api(db: BaseDb) -> Api:
     return Api(db)
 
 
-
 SqlRunner = Callable[[Any], Awaitable[list[Any]]]
 """Runs one SQLAlchemy statement in its own transaction and returns its rows (none for DML)."""
 
@@ -117,7 +116,9 @@ def add_run(db: BaseDb) -> AddRun:
         session_type: SessionType = SessionType.AGENT,
         user_id: str | None = None,
     ) -> None:
-        claim = await db.store.claim(session_id, session_type, run_id=run_id, user_id=user_id, on_busy="reject")
+        claim = await db.store.claim(
+            session_id, session_type, run_id=run_id, user_id=user_id, on_busy="reject"
+        )
         run = RunRecord(run_id=run_id, session_id=session_id, status=RunStatus.completed, user_id=user_id)
         roles = ("user", "assistant")
         messages = [Message(role=roles[i % 2], content=content) for i, content in enumerate(contents)]

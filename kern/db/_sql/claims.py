@@ -19,7 +19,7 @@ from kern.db._sql.rows import message_from_json
 from kern.db._sql.sessions import create_session, now
 from kern.db._sql.tables import Tables
 from kern.db.records import Busy, Claim, RunWrite
-from kern.exceptions import ClaimLostError
+from kern.exceptions import ClaimLostError, UsageError
 from kern.models.message import Message
 from kern.run.status import RunStatus
 from kern.session.codec import encode
@@ -84,6 +84,7 @@ def try_claim(
         user_id=user_id,
         token=token,
         expires_at=expires_at,
+        lease_seconds=lease_seconds,
         session=session,
         state_snapshot=lease.session_state,
         created=created,
@@ -92,7 +93,7 @@ def try_claim(
 
 
 def renew(conn: Connection, t: Tables, claim: Claim, lease_seconds: float) -> float:
-    """Extend the lease; raises ClaimLostError when another run took the session over."""
+    """Extend the lease to now + ``lease_seconds``; raises ClaimLostError after a takeover."""
     expires_at = now() + lease_seconds
     result = conn.execute(_held(t, claim, update(t.sessions)).values(lease_expires_at=expires_at))
     if result.rowcount != 1:
@@ -113,7 +114,7 @@ def commit(
     *,
     state_patch: Sequence[PatchOp],
     writes: Sequence[RunWrite],
-    lease_seconds: float,
+    lease_seconds: float | None,
 ) -> int:
     """Apply state changes, upsert runs and append messages in one transaction; returns the new version."""
     stmt = select(
@@ -126,11 +127,12 @@ def commit(
     values: dict[str, Any] = {
         "version": row.version + 1,
         "updated_at": stamp,
-        "lease_expires_at": stamp + lease_seconds,
+        "lease_expires_at": stamp + (lease_seconds or claim.lease_seconds),
     }
     if state_patch:
         values["session_state"] = apply_patch(row.session_state, state_patch)
     conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
+    _refuse_foreign_runs(conn, t, claim, writes)
     for write in writes:
         _write_run(conn, t, claim, write, stamp)
     return row.version + 1
@@ -154,12 +156,29 @@ def history(
         .order_by(t.runs.c.created_at.desc(), t.runs.c.run_id.desc())
     )
     if num_runs is not None:
+        if num_runs < 0:
+            raise UsageError(f"num_runs counts runs and cannot be negative, got {num_runs}")
         runs = runs.limit(num_runs)
     run_ids = list(conn.execute(runs).scalars())
     if not run_ids:
         return []
     stmt = select(t.messages.c.message).where(t.messages.c.run_id.in_(run_ids), t.messages.c.role != "system")
     return [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
+
+
+def _refuse_foreign_runs(conn: Connection, t: Tables, claim: Claim, writes: Sequence[RunWrite]) -> None:
+    """A run id already stored in another session is never overwritten."""
+    run_ids = [write.run.run_id for write in writes]
+    if not run_ids:
+        return
+    stmt = select(t.runs.c.run_id).where(
+        t.runs.c.run_id.in_(run_ids), t.runs.c.session_id != claim.session_id
+    )
+    foreign = conn.execute(stmt).scalars().first()
+    if foreign is not None:
+        raise UsageError(
+            f"run {foreign!r} belongs to another session than {claim.session_id!r}; nothing was written"
+        )
 
 
 def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp: float) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, event
+from sqlalchemy import ColumnElement, Connection, Engine, Select, String, Table, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -49,6 +49,21 @@ def for_update(conn: Connection, stmt: AnySelect) -> AnySelect:
     return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
 
 
+def lower(conn: Connection, column: ColumnElement[str | None]) -> ColumnElement[str | None]:
+    """Lower-case text in SQL the way Python does, non-ASCII letters included.
+
+    SQLite's built-in ``lower`` folds ASCII only, so SQLite connections get ``kern_lower`` (Python's
+    ``str.lower``) registered by :func:`configure_sqlite`; PostgreSQL's ``lower`` is Unicode-aware.
+    """
+    if conn.dialect.name == "postgresql":
+        return func.lower(column)
+    return func.kern_lower(column, type_=String)
+
+
+def _python_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     """Set pragmas on every new connection and let Kern emit BEGIN itself.
 
@@ -66,6 +81,7 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        dbapi_conn.create_function("kern_lower", 1, _python_lower, deterministic=True)  # type: ignore[attr-defined]
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:  # pyright: ignore[reportUnusedFunction]

@@ -43,6 +43,11 @@ def check_schema(conn: Connection, tables: Tables, *, upgrade_hint: str) -> None
     if revision is None and not _has_any_table(conn, tables):
         _alembic("upgrade", conn, tables, "head")
         return
+    if revision is not None and revision not in known_revisions():
+        raise SchemaVersionError(
+            f"the database has schema revision {revision}, which this version of Kern does not know: "
+            f"it was written by a newer Kern. Upgrade Kern (it needs revision {HEAD_REVISION} or later)."
+        )
     found = f"schema revision {revision}" if revision else "Kern tables but no schema revision"
     raise SchemaVersionError(
         f"the database has {found}; this version of Kern needs revision {HEAD_REVISION}. Run: {upgrade_hint}"
@@ -61,16 +66,27 @@ def downgrade(conn: Connection, tables: Tables, revision: str) -> None:
     _alembic("downgrade", conn, tables, revision)
 
 
+def known_revisions() -> set[str]:
+    """Every revision among Kern's migrations (reads the migration scripts; slow path only)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+
+
 def _alembic(direction: str, conn: Connection, tables: Tables, revision: str) -> None:
     """Run Alembic (imported only here, never at ``import kern``) on our connection and tables."""
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = conn
     config.attributes["tables"] = tables
-    getattr(command, direction)(config, revision)
+    try:
+        getattr(command, direction)(config, revision)
+    except CommandError as exc:
+        raise SchemaVersionError(f"cannot {direction} the database to revision {revision!r}: {exc}") from exc
 
 
 def _has_any_table(conn: Connection, tables: Tables) -> bool:

@@ -11,9 +11,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, delete, func, select, true, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, delete, select, true, update
 
-from kern.db._sql.dialect import for_update, insert_ignore
+from kern.db._sql.dialect import for_update, insert_ignore, lower
 from kern.db._sql.rows import message_from_json, run_from_row, session_from_row
 from kern.db._sql.tables import Tables
 from kern.exceptions import SessionOwnershipError, UsageError
@@ -30,6 +30,15 @@ def owner_filter(column: ColumnElement[Any], user_id: str | None) -> ColumnEleme
     return true() if user_id is None else column == user_id
 
 
+def type_value(session_type: SessionType | str) -> str:
+    """The stored spelling of a session type; UsageError naming the valid ones for anything else."""
+    try:
+        return SessionType(session_type).value
+    except ValueError:
+        valid = ", ".join(t.value for t in SessionType)
+        raise UsageError(f"session_type must be one of {valid}, got {session_type!r}") from None
+
+
 def get_session(
     conn: Connection, t: Tables, session_id: str, session_type: SessionType | None, user_id: str | None
 ) -> Session | None:
@@ -37,7 +46,7 @@ def get_session(
     stmt = select(t.sessions).where(t.sessions.c.session_id == session_id)
     stmt = stmt.where(owner_filter(t.sessions.c.user_id, user_id))
     if session_type is not None:
-        stmt = stmt.where(t.sessions.c.session_type == SessionType(session_type).value)
+        stmt = stmt.where(t.sessions.c.session_type == type_value(session_type))
     row = conn.execute(stmt).mappings().first()
     if row is None:
         return None
@@ -67,17 +76,17 @@ def get_sessions(
     """Sessions matching every filter given, sorted and paged; messages loaded in one query, no runs."""
     stmt = select(t.sessions).where(owner_filter(t.sessions.c.user_id, user_id))
     if session_type is not None:
-        stmt = stmt.where(t.sessions.c.session_type == SessionType(session_type).value)
+        stmt = stmt.where(t.sessions.c.session_type == type_value(session_type))
     if component_id is not None:
         stmt = stmt.where(t.sessions.c.component_id == component_id)
     if session_name is not None:
-        stmt = stmt.where(
-            func.lower(t.sessions.c.session_name).contains(session_name.lower(), autoescape=True)
-        )
+        name = lower(conn, t.sessions.c.session_name)
+        stmt = stmt.where(name.contains(session_name.lower(), autoescape=True))
     if start_timestamp is not None:
         stmt = stmt.where(t.sessions.c.created_at >= start_timestamp)
     if end_timestamp is not None:
-        stmt = stmt.where(t.sessions.c.created_at <= end_timestamp)
+        # whole seconds, as the API reports them: a session created at 12.7 was created "at 12"
+        stmt = stmt.where(t.sessions.c.created_at < end_timestamp + 1)
     stmt = _sorted_page(stmt, t, sort_by=sort_by, sort_order=sort_order, limit=limit, page=page)
     rows = conn.execute(stmt).mappings().all()
     messages = messages_of(conn, t, [row["session_id"] for row in rows])
@@ -177,7 +186,7 @@ def create_session(
     stamp = now()
     values = {
         "session_id": session_id,
-        "session_type": SessionType(session_type).value,
+        "session_type": type_value(session_type),
         "user_id": user_id,
         "component_id": component_id,
         "session_name": session_name,
@@ -220,7 +229,7 @@ def _owner_for_write(
         t.sessions.c.session_id == session_id
     )
     row = conn.execute(for_update(conn, stmt)).first()
-    if row is None or (session_type is not None and row.session_type != SessionType(session_type).value):
+    if row is None or (session_type is not None and row.session_type != type_value(session_type)):
         return None
     _check_owner(session_id, row.user_id, user_id)
     return (row.user_id,)
