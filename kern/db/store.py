@@ -190,7 +190,7 @@ class SessionStore:
         Returns the new expiry; raises ClaimLostError if another run took the session over.
         """
         return await self._executor.awrite(
-            claims.renew, self.tables, claim, lease_seconds or claim.lease_seconds
+            claims.renew, self.tables, claim, claim.lease_seconds if lease_seconds is None else lease_seconds
         )
 
     async def release(self, claim: Claim) -> bool:

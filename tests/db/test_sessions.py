@@ -509,3 +509,25 @@ async def test_delete_sessions_of_nothing_returns_zero(api: Any) -> None:
     assert await api.delete_sessions([]) == 0
     assert await api.delete_sessions(["missing"]) == 0
     assert ids(await api.get_sessions()) == ["s1"]
+
+
+async def test_an_overlong_session_id_is_a_usage_error_everywhere(api: Any) -> None:
+    """A session id longer than the store holds raises UsageError on every backend and creates nothing."""
+    long_id = "s" * 256
+
+    with pytest.raises(UsageError, match="session_id"):
+        await api.create_session(long_id, SessionType.AGENT)
+
+    assert await api.get_sessions() == []
+
+
+async def test_an_overlong_session_name_is_a_usage_error_and_keeps_the_old_name(api: Any) -> None:
+    """Renaming to a name longer than the store holds raises UsageError and keeps the old name."""
+    await new_session(api, "s1", session_name="short")
+
+    with pytest.raises(UsageError, match="session_name"):
+        await api.rename_session("s1", SessionType.AGENT, "n" * 256)
+
+    session = await api.get_session("s1")
+    assert session is not None
+    assert session.session_name == "short"

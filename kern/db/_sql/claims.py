@@ -127,12 +127,11 @@ def commit(
     values: dict[str, Any] = {
         "version": row.version + 1,
         "updated_at": stamp,
-        "lease_expires_at": stamp + (lease_seconds or claim.lease_seconds),
+        "lease_expires_at": stamp + (claim.lease_seconds if lease_seconds is None else lease_seconds),
     }
     if state_patch:
         values["session_state"] = apply_patch(row.session_state, state_patch)
     conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
-    _refuse_foreign_runs(conn, t, claim, writes)
     for write in writes:
         _write_run(conn, t, claim, write, stamp)
     return row.version + 1
@@ -166,21 +165,6 @@ def history(
     return [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
 
 
-def _refuse_foreign_runs(conn: Connection, t: Tables, claim: Claim, writes: Sequence[RunWrite]) -> None:
-    """A run id already stored in another session is never overwritten."""
-    run_ids = [write.run.run_id for write in writes]
-    if not run_ids:
-        return
-    stmt = select(t.runs.c.run_id).where(
-        t.runs.c.run_id.in_(run_ids), t.runs.c.session_id != claim.session_id
-    )
-    foreign = conn.execute(stmt).scalars().first()
-    if foreign is not None:
-        raise UsageError(
-            f"run {foreign!r} belongs to another session than {claim.session_id!r}; nothing was written"
-        )
-
-
 def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp: float) -> None:
     run = write.run
     values = {
@@ -199,7 +183,12 @@ def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp
         "created_at": run.created_at or stamp,
         "updated_at": stamp,
     }
-    conn.execute(upsert(conn, t.runs, values, ["run_id"], RUN_UPDATE_COLUMNS))
+    same_session = t.runs.c.session_id == claim.session_id
+    stmt = upsert(conn, t.runs, values, ["run_id"], RUN_UPDATE_COLUMNS, where=same_session)
+    if conn.execute(stmt.returning(t.runs.c.run_id)).first() is None:
+        raise UsageError(
+            f"run {run.run_id!r} belongs to another session than {claim.session_id!r}; nothing was written"
+        )
     if write.messages:
         rows = [
             {

@@ -30,14 +30,26 @@ def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any], key
 
 
 def upsert(
-    conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequence[str], update: Sequence[str]
+    conn: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Sequence[str],
+    where: ColumnElement[bool] | None = None,
 ) -> Insert:
-    """INSERT, or UPDATE the ``update`` columns of the row with the same ``keys``."""
+    """INSERT, or UPDATE the ``update`` columns of the row with the same ``keys`` when ``where`` holds.
+
+    When the existing row fails ``where`` nothing is written; with ``RETURNING`` no row comes back.
+    """
     if conn.dialect.name == "postgresql":
         pg = postgresql.insert(table).values(dict(values))
-        return pg.on_conflict_do_update(index_elements=list(keys), set_={c: pg.excluded[c] for c in update})
+        return pg.on_conflict_do_update(
+            index_elements=list(keys), set_={c: pg.excluded[c] for c in update}, where=where
+        )
     lite = sqlite.insert(table).values(dict(values))
-    return lite.on_conflict_do_update(index_elements=list(keys), set_={c: lite.excluded[c] for c in update})
+    return lite.on_conflict_do_update(
+        index_elements=list(keys), set_={c: lite.excluded[c] for c in update}, where=where
+    )
 
 
 def for_update(conn: Connection, stmt: AnySelect) -> AnySelect:

@@ -30,6 +30,17 @@ def owner_filter(column: ColumnElement[Any], user_id: str | None) -> ColumnEleme
     return true() if user_id is None else column == user_id
 
 
+ID_LIMIT = 255
+"""Longest session id, user id, component id and session name the tables hold (VARCHAR(255))."""
+
+
+def fits(**values: str | None) -> None:
+    """UsageError, before anything is written, for a value longer than its column holds."""
+    for name, value in values.items():
+        if value is not None and len(value) > ID_LIMIT:
+            raise UsageError(f"{name} is {len(value)} characters long; the store holds at most {ID_LIMIT}")
+
+
 def type_value(session_type: SessionType | str) -> str:
     """The stored spelling of a session type; UsageError naming the valid ones for anything else."""
     try:
@@ -134,6 +145,7 @@ def rename_session(
     user_id: str | None,
 ) -> Session | None:
     """Give the session a new name; None when there is no such session of that type."""
+    fits(session_name=session_name)
     owner = _owner_for_write(conn, t, session_id, user_id, session_type)
     if owner is None:
         return None
@@ -183,6 +195,7 @@ def create_session(
     Unlike the management reads, ``user_id`` here is the exact owner: an existing session must belong
     to the same user (None included) and be of the same type.
     """
+    fits(session_id=session_id, user_id=user_id, component_id=component_id, session_name=session_name)
     stamp = now()
     values = {
         "session_id": session_id,
