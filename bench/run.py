@@ -36,8 +36,10 @@ def peer_python() -> Path | None:
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        result = subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=False)
+        pip = [str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES]
+        result = subprocess.run(pip, check=False, capture_output=True, text=True)
         if result.returncode != 0:
+            print(f"peer not measured: installing agno failed:\n{result.stderr}", file=sys.stderr)
             return None
     return python
 

@@ -50,11 +50,7 @@ class SyncDb(BaseDb):
     def get_session(
         self, session_id: str, session_type: SessionType | None = None, user_id: str | None = None
     ) -> Session | None:
-        """Return the session with its messages and runs, or None if it does not exist.
-
-        With ``user_id``, a session owned by another user is returned as None. With ``session_type``,
-        a session of another type is None too. A failed read raises StorageError.
-        """
+        """The session with its messages and runs, or None; see :meth:`SessionStore.get_session`."""
         return self._executor.read(sessions.get_session, self._tables, session_id, session_type, user_id)
 
     def get_sessions(
@@ -70,11 +66,7 @@ class SyncDb(BaseDb):
         sort_by: SortBy = "created_at",
         sort_order: SortOrder = "desc",
     ) -> list[Session]:
-        """List sessions matching every filter given, sorted and paged (``page`` counts from 1).
-
-        ``session_name`` matches part of the name, ignoring case; timestamps bound ``created_at``
-        (unix seconds, inclusive). Sessions come with their messages; runs are not loaded.
-        """
+        """Sessions matching every filter given, sorted and paged; see :meth:`SessionStore.get_sessions`."""
         return self._executor.read(
             sessions.get_sessions,
             self._tables,
@@ -93,26 +85,17 @@ class SyncDb(BaseDb):
     def rename_session(
         self, session_id: str, session_type: SessionType | None, session_name: str, user_id: str | None = None
     ) -> Session | None:
-        """Rename a session and return it; None if it does not exist.
-
-        Raises SessionOwnershipError, changing nothing, when ``user_id`` does not own it.
-        """
+        """Rename a session and return it, or None; see :meth:`SessionStore.rename_session`."""
         return self._executor.write(
             sessions.rename_session, self._tables, session_id, session_type, session_name, user_id
         )
 
     def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
-        """Delete a session with its runs and messages; False if it did not exist.
-
-        Raises SessionOwnershipError, deleting nothing, when ``user_id`` does not own it.
-        """
+        """Delete a session with its runs and messages; see :meth:`SessionStore.delete_session`."""
         return self._executor.write(sessions.delete_session, self._tables, session_id, user_id)
 
     def delete_sessions(self, session_ids: Sequence[str], user_id: str | None = None) -> int:
-        """Delete several sessions, all or none; returns how many existed.
-
-        Raises SessionOwnershipError, deleting nothing, when any of them is not owned by ``user_id``.
-        """
+        """Delete several sessions, all or none; see :meth:`SessionStore.delete_sessions`."""
         return self._executor.write(sessions.delete_sessions, self._tables, list(session_ids), user_id)
 
     def create_session(
@@ -126,11 +109,7 @@ class SyncDb(BaseDb):
         session_name: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Session:
-        """Create a session unless it exists, and return it.
-
-        An existing session must have the same owner (``user_id``, None included) and type, else
-        SessionOwnershipError or UsageError. ``session_state`` applies only when the session is created.
-        """
+        """Create a session unless it exists, and return it; see :meth:`SessionStore.create_session`."""
         session, _ = self._executor.write(
             sessions.create_session,
             self._tables,
