@@ -7,12 +7,14 @@ busy_timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, String, Table, event, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 
@@ -76,6 +78,27 @@ def _python_lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
+def _use_wal(cursor: DBAPICursor, busy_timeout_ms: int) -> None:
+    """Switch the file to WAL (persistent, so only a brand-new file ever needs it).
+
+    SQLite takes the exclusive lock for this switch without calling the busy handler, so concurrent
+    first opens of a new file retry here, for at most the busy timeout.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    row = cursor.fetchone()
+    if row is not None and row[0] in ("wal", "memory"):
+        return
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     """Set pragmas on every new connection and let Kern emit BEGIN itself.
 
@@ -89,7 +112,7 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor, busy_timeout_ms)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
