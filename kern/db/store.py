@@ -189,9 +189,7 @@ class SessionStore:
 
         Returns the new expiry; raises ClaimLostError if another run took the session over.
         """
-        return await self._executor.awrite(
-            claims.renew, self.tables, claim, claim.lease_seconds if lease_seconds is None else lease_seconds
-        )
+        return await self._executor.awrite(claims.renew, self.tables, claim, _lease(claim, lease_seconds))
 
     async def release(self, claim: Claim) -> bool:
         """Release a claim; False if it had already been taken over."""
@@ -217,7 +215,7 @@ class SessionStore:
             claim,
             state_patch=state_patch,
             writes=writes,
-            lease_seconds=lease_seconds,
+            lease_seconds=_lease(claim, lease_seconds),
         )
 
     async def history(
@@ -227,6 +225,11 @@ class SessionStore:
         return await self._executor.aread(
             claims.history, self.tables, session_id=session_id, user_id=user_id, num_runs=num_runs
         )
+
+
+def _lease(claim: Claim, lease_seconds: float | None) -> float:
+    """The lease length to extend by: the one asked for, else the claim's own."""
+    return claim.lease_seconds if lease_seconds is None else lease_seconds
 
 
 def _busy(session_id: str, busy: Busy, *, waited: bool) -> SessionBusyError:

@@ -114,7 +114,7 @@ def commit(
     *,
     state_patch: Sequence[PatchOp],
     writes: Sequence[RunWrite],
-    lease_seconds: float | None,
+    lease_seconds: float,
 ) -> int:
     """Apply state changes, upsert runs and append messages in one transaction; returns the new version."""
     stmt = select(
@@ -127,7 +127,7 @@ def commit(
     values: dict[str, Any] = {
         "version": row.version + 1,
         "updated_at": stamp,
-        "lease_expires_at": stamp + (claim.lease_seconds if lease_seconds is None else lease_seconds),
+        "lease_expires_at": stamp + lease_seconds,
     }
     if state_patch:
         values["session_state"] = apply_patch(row.session_state, state_patch)

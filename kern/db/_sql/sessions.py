@@ -61,11 +61,7 @@ def get_session(
     row = conn.execute(stmt).mappings().first()
     if row is None:
         return None
-    runs_stmt = select(t.runs).where(t.runs.c.session_id == session_id)
-    runs = [
-        run_from_row(r)
-        for r in conn.execute(runs_stmt.order_by(t.runs.c.created_at, t.runs.c.run_id)).mappings()
-    ]
+    runs = runs_of(conn, t, session_id, None)
     return session_from_row(row, messages_of(conn, t, [session_id]).get(session_id, []), runs)
 
 
@@ -146,8 +142,7 @@ def rename_session(
 ) -> Session | None:
     """Give the session a new name; None when there is no such session of that type."""
     fits(session_name=session_name)
-    owner = _owner_for_write(conn, t, session_id, user_id, session_type)
-    if owner is None:
+    if not _exists_for_write(conn, t, session_id, user_id, session_type):
         return None
     conn.execute(
         update(t.sessions)
@@ -159,7 +154,7 @@ def rename_session(
 
 def delete_session(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> bool:
     """Delete the session with its runs, messages and journal; False when there was none."""
-    if _owner_for_write(conn, t, session_id, user_id, None) is None:
+    if not _exists_for_write(conn, t, session_id, user_id, None):
         return False
     conn.execute(delete(t.sessions).where(t.sessions.c.session_id == session_id))
     return True
@@ -234,18 +229,18 @@ def runs_of(conn: Connection, t: Tables, session_id: str, user_id: str | None) -
     ]
 
 
-def _owner_for_write(
+def _exists_for_write(
     conn: Connection, t: Tables, session_id: str, user_id: str | None, session_type: SessionType | None
-) -> tuple[str | None] | None:
-    """Lock the row and check its owner; None when the session (of that type) does not exist."""
+) -> bool:
+    """Lock the row and check its owner; False when the session (of that type) does not exist."""
     stmt = select(t.sessions.c.user_id, t.sessions.c.session_type).where(
         t.sessions.c.session_id == session_id
     )
     row = conn.execute(for_update(conn, stmt)).first()
     if row is None or (session_type is not None and row.session_type != type_value(session_type)):
-        return None
+        return False
     _check_owner(session_id, row.user_id, user_id)
-    return (row.user_id,)
+    return True
 
 
 def _check_owner(session_id: str, owner: str | None, user_id: str | None) -> None:
