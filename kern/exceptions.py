@@ -5,15 +5,25 @@ The tree::
     KernError
     ├── UsageError                  the caller used Kern wrongly (bad argument, bad combination)
     ├── StateSerializationError     a session_state value the codec cannot store; names the key path
+    ├── ToolCallError               the model's tool call cannot run (unknown tool, bad arguments)
     ├── SessionError                something about one session forbids the operation
     │   ├── SessionOwnershipError   the session belongs to another user; nothing was written
     │   ├── SessionBusyError        another run holds the session (on_busy="reject" or busy_timeout passed)
     │   └── ClaimLostError          this run's claim expired and was taken over; its writes are refused
-    └── StorageError                the database failed; a failed read is never "not found"
-        └── SchemaVersionError      the database schema is not the one this Kern needs
+    ├── StorageError                the database failed; a failed read is never "not found"
+    │   └── SchemaVersionError      the database schema is not the one this Kern needs
+    └── ModelError                  the model provider failed or answered unusably
+        ├── ModelRateLimitError     429: retried with backoff, honouring ``retry_after``
+        ├── ModelServerError        5xx or overloaded: retried with backoff
+        ├── ModelConnectionError    no answer (connection refused, timeout): retried with backoff
+        ├── ModelAuthenticationError  401/403: the key is wrong; never retried
+        ├── ModelRequestError       the provider refused the request (4xx, unknown model); never retried
+        └── ModelOutputError        the answer does not match the run's output_schema
 
 Database driver and SQLAlchemy errors are translated to :class:`StorageError` at one boundary
-(``kern.db._sql.executor``) with the original chained as ``__cause__``.
+(``kern.db._sql.executor``), provider and litellm errors to :class:`ModelError` at another
+(``kern.models.litellm``), each with the original chained as ``__cause__``. An exception a tool raises
+is not a Kern error: the model sees it as the tool's error result and the run goes on.
 """
 
 from __future__ import annotations
@@ -36,6 +46,13 @@ class StateSerializationError(KernError, TypeError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ToolCallError(KernError):
+    """A tool call the model made cannot be executed as asked: unknown tool, unparseable or invalid arguments.
+
+    The run does not fail: the model sees the message as the call's error result and can correct itself.
+    """
 
 
 class SessionError(KernError):
@@ -66,14 +83,74 @@ class SchemaVersionError(StorageError):
     """The database is not at the schema revision this version of Kern needs."""
 
 
+class ModelError(KernError):
+    """The model call failed. ``retryable`` says whether trying again may help."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, model: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.status_code = status_code
+
+
+class ModelRateLimitError(ModelError):
+    """The provider answered 429; ``retry_after`` is its hint in seconds, when it gave one."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status_code: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, model=model, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class ModelServerError(ModelError):
+    """The provider failed (5xx, overloaded)."""
+
+    retryable = True
+
+
+class ModelConnectionError(ModelError):
+    """The provider could not be reached or did not answer in time."""
+
+    retryable = True
+
+
+class ModelAuthenticationError(ModelError):
+    """The provider refused the credentials."""
+
+
+class ModelRequestError(ModelError):
+    """The provider refused the request itself (bad request, unknown model, context too long)."""
+
+
+class ModelOutputError(ModelError):
+    """The model's answer could not be parsed into the requested ``output_schema``."""
+
+
 __all__ = [
     "ClaimLostError",
     "KernError",
+    "ModelAuthenticationError",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelOutputError",
+    "ModelRateLimitError",
+    "ModelRequestError",
+    "ModelServerError",
     "SchemaVersionError",
     "SessionBusyError",
     "SessionError",
     "SessionOwnershipError",
     "StateSerializationError",
     "StorageError",
+    "ToolCallError",
     "UsageError",
 ]

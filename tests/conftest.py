@@ -1,4 +1,5 @@
-"""Shared fixtures: the anyio backend and the PostgreSQL server the storage tests run against.
+"""Shared fixtures: the anyio backend, the PostgreSQL server the storage tests run against, and the
+loopback OpenAI-compatible server the model tests talk to.
 
 PostgreSQL comes from ``KERN_TEST_PG_URL`` (default: the local trust-auth server, database ``test``).
 When it is unreachable, tests that need it are skipped locally with the reason, and fail in CI
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+
+from tests.support.openai_server import OpenAIServer
 
 PG_URL = os.environ.get("KERN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -48,3 +51,16 @@ def pg_schema(pg_url: str) -> Iterator[str]:
     with engine.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     engine.dispose()
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A started loopback OpenAI server; the test fails if a scripted reply is left or an error recorded.
+
+    A test that leaves a reply or an error on purpose calls ``openai_server.clear()``.
+    """
+    with OpenAIServer() as server:
+        yield server
+        problems = server.problems()
+    if problems:
+        pytest.fail("loopback OpenAI server: " + "; ".join(problems), pytrace=False)

@@ -47,8 +47,10 @@ class RunWrite:
     """One run row to upsert at commit, with the messages it added since its last commit.
 
     ``first_seq`` is the position of ``messages[0]`` within the run, so repeated commits append.
+    ``existing`` says the row is known to exist (the run wrote it before), so a plain update does.
     """
 
     run: RunRecord
     messages: Sequence[Message] = field(default_factory=tuple[Message, ...])
     first_seq: int = 0
+    existing: bool = False

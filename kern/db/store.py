@@ -153,8 +153,11 @@ class SessionStore:
         on_busy: OnBusy = "wait",
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        start: RunWrite | None = None,
     ) -> Claim:
         """Lease the session to ``run_id``, creating it with ``initial_state`` if it does not exist.
+
+        ``start`` (the run's row and first messages) is written in the claiming transaction.
 
         When another run holds it: ``on_busy="reject"`` raises SessionBusyError at once; ``"wait"``
         retries until the holder releases it or its lease expires, up to ``busy_timeout`` seconds.
@@ -174,6 +177,7 @@ class SessionStore:
                 run_id=run_id,
                 initial_state=initial_state or {},
                 lease_seconds=lease_seconds,
+                start=start,
             )
             if isinstance(result, Claim):
                 return result
@@ -202,12 +206,13 @@ class SessionStore:
         state_patch: Sequence[PatchOp] = (),
         writes: Sequence[RunWrite] = (),
         lease_seconds: float | None = None,
+        release: bool = False,
     ) -> int:
         """Apply a run's state changes to the current state, upsert its runs, append its messages.
 
         One short transaction that re-checks the claim's fencing token first: a claim that was taken
         over raises ClaimLostError and writes nothing. The lease is extended by ``lease_seconds`` (default:
-        the claim's lease length). Returns the session's new version.
+        the claim's lease length), or given up with ``release``. Returns the session's new version.
         """
         return await self._executor.awrite(
             claims.commit,
@@ -216,6 +221,7 @@ class SessionStore:
             state_patch=state_patch,
             writes=writes,
             lease_seconds=_lease(claim, lease_seconds),
+            release=release,
         )
 
     async def history(

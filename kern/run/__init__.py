@@ -1,5 +1,29 @@
-"""Per-run objects shared by Agents, Teams and Workflows."""
+"""Per-run objects shared by Agents, Teams and Workflows: the context, the output, the events."""
 
+from kern.run.context import RunContext
+from kern.run.events import (
+    RunCompleted,
+    RunContent,
+    RunError,
+    RunEvent,
+    RunStarted,
+    ToolCallCompleted,
+    ToolCallStarted,
+)
+from kern.run.output import RunMetrics, RunOutput, ToolExecution
 from kern.run.status import RunStatus
 
-__all__ = ["RunStatus"]
+__all__ = [
+    "RunCompleted",
+    "RunContent",
+    "RunContext",
+    "RunError",
+    "RunEvent",
+    "RunMetrics",
+    "RunOutput",
+    "RunStarted",
+    "RunStatus",
+    "ToolCallCompleted",
+    "ToolCallStarted",
+    "ToolExecution",
+]

@@ -318,7 +318,8 @@ async def test_commit_after_release_raises(db: BaseDb) -> None:
     assert (session.session_state, session.version) == ({"n": 0}, 0)
 
 
-async def test_commit_never_touches_a_run_of_another_session(db: BaseDb) -> None:
+@pytest.mark.parametrize("existing", [False, True], ids=["upsert", "update"])
+async def test_commit_never_touches_a_run_of_another_session(db: BaseDb, existing: bool) -> None:
     """A run write whose run_id belongs to another user's session is refused and changes nothing there."""
     theirs = await db.store.claim("theirs", AGENT, run_id="c1", user_id="other")
     await db.store.commit(
@@ -331,6 +332,7 @@ async def test_commit_never_touches_a_run_of_another_session(db: BaseDb) -> None
             run_id="shared-id", session_id=SID, status=RunStatus.completed, user_id=USER, output="ours"
         ),
         messages=messages_for("shared-id", "user"),
+        existing=existing,
     )
     with pytest.raises(KernError):
         await db.store.commit(ours, writes=[clash])
@@ -339,6 +341,36 @@ async def test_commit_never_touches_a_run_of_another_session(db: BaseDb) -> None
     session = await db.store.get_session(SID)
     assert session is not None
     assert (session.version, session.runs, session.messages) == (0, [], [])
+
+
+async def test_claim_writes_the_starting_run_in_its_transaction(db: BaseDb) -> None:
+    """A claim given ``start`` stores the run row and its first messages with the lease."""
+    start = RunWrite(run_record("r1", RunStatus.running), messages=messages_for("r1", "user"))
+    c = await claim(db.store, "r1", start=start)
+    session = await db.store.get_session(SID)
+    assert session is not None
+    assert [(r.run_id, r.status) for r in session.runs] == [("r1", RunStatus.running)]
+    assert [m.role for m in session.messages] == ["user"]
+    assert await db.store.release(c)
+
+
+async def test_claim_refused_as_busy_writes_no_starting_run(db: BaseDb) -> None:
+    """A claim that loses to the holder does not write its starting run."""
+    holder = await claim(db.store, "r1")
+    with pytest.raises(SessionBusyError):
+        await claim(db.store, "r2", on_busy="reject", start=RunWrite(run_record("r2", RunStatus.running)))
+    assert [r.run_id for r in await db.store.get_runs(SID)] == []
+    assert await db.store.release(holder)
+
+
+async def test_final_commit_can_release_the_session(db: BaseDb) -> None:
+    """commit(release=True) commits and frees the session in one go; the claim is then spent."""
+    first = await claim(db.store, "r1")
+    await db.store.commit(first, state_patch=patch_to(first, {"done": True}), release=True)
+    second = await claim(db.store, "r2", on_busy="reject")
+    assert second.session.session_state == {"done": True}
+    with pytest.raises(ClaimLostError):
+        await db.store.commit(first)
 
 
 # --- renew and release --------------------------------------------------------------------------------------

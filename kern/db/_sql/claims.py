@@ -40,10 +40,12 @@ def try_claim(
     run_id: str,
     initial_state: Mapping[str, Any],
     lease_seconds: float,
+    start: RunWrite | None = None,
 ) -> Claim | Busy:
     """Create the session if needed and lease it to ``run_id``, or say who holds it.
 
     A holder whose lease expired is taken over: its run is marked ``abandoned`` in the same transaction.
+    ``start`` (the run's row and first messages) is written in that transaction too, once the lease is won.
     """
     session, created = create_session(
         conn,
@@ -78,7 +80,7 @@ def try_claim(
         .where(t.sessions.c.session_id == session_id)
         .values(lease_owner=run_id, lease_token=token, lease_expires_at=expires_at)
     )
-    return Claim(
+    claim = Claim(
         session_id=session_id,
         run_id=run_id,
         user_id=user_id,
@@ -90,6 +92,9 @@ def try_claim(
         created=created,
         abandoned_run_id=abandoned,
     )
+    if start is not None:
+        _write_run(conn, t, claim, start, stamp)
+    return claim
 
 
 def renew(conn: Connection, t: Tables, claim: Claim, lease_seconds: float) -> float:
@@ -115,8 +120,12 @@ def commit(
     state_patch: Sequence[PatchOp],
     writes: Sequence[RunWrite],
     lease_seconds: float,
+    release: bool = False,
 ) -> int:
-    """Apply state changes, upsert runs and append messages in one transaction; returns the new version."""
+    """Apply state changes, upsert runs and append messages in one transaction; returns the new version.
+
+    With ``release`` the claim is given up in the same transaction (a run's final commit).
+    """
     stmt = select(
         t.sessions.c.session_state, t.sessions.c.version, t.sessions.c.lease_owner, t.sessions.c.lease_token
     )
@@ -127,8 +136,10 @@ def commit(
     values: dict[str, Any] = {
         "version": row.version + 1,
         "updated_at": stamp,
-        "lease_expires_at": stamp + lease_seconds,
+        "lease_expires_at": None if release else stamp + lease_seconds,
     }
+    if release:
+        values["lease_owner"] = None
     if state_patch:
         values["session_state"] = apply_patch(row.session_state, state_patch)
     conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
@@ -184,10 +195,16 @@ def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp
         "updated_at": stamp,
     }
     same_session = t.runs.c.session_id == claim.session_id
-    stmt = upsert(conn, t.runs, values, ["run_id"], RUN_UPDATE_COLUMNS, where=same_session)
-    if conn.execute(stmt.returning(t.runs.c.run_id)).first() is None:
+    if write.existing:
+        changes = {column: values[column] for column in RUN_UPDATE_COLUMNS}
+        stmt = update(t.runs).where(t.runs.c.run_id == run.run_id, same_session).values(changes)
+        written = conn.execute(stmt).rowcount == 1
+    else:
+        stmt = upsert(conn, t.runs, values, ["run_id"], RUN_UPDATE_COLUMNS, where=same_session)
+        written = conn.execute(stmt.returning(t.runs.c.run_id)).first() is not None
+    if not written:
         raise UsageError(
-            f"run {run.run_id!r} belongs to another session than {claim.session_id!r}; nothing was written"
+            f"run {run.run_id!r} is not a run of session {claim.session_id!r}; nothing was written"
         )
     if write.messages:
         rows = [

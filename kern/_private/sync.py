@@ -1,0 +1,157 @@
+"""Driving Kern's one async implementation from synchronous code.
+
+``run``, ``print_response`` and the other sync faces are thin wrappers over their async twins. They run
+them on one private event loop, created on first use and reused for the life of the process (pooled
+database engines and HTTP clients are bound to the loop that created them, so a loop per call would
+break them). The loop lives in a daemon thread, which is what lets a sync face work from code that is
+already inside a running event loop (a notebook, an async service calling sync code): the caller's
+thread just waits. Ctrl-C in the waiting thread cancels the async work (which records the run as
+cancelled) before the KeyboardInterrupt propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from contextlib import aclosing
+from typing import Any, Generic, TypeVar, cast
+
+import anyio
+
+from kern.exceptions import UsageError
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def run_sync(call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call()`` on Kern's private loop and return its result (or raise its exception)."""
+    cancel = _Cancel()
+
+    async def main() -> T:
+        with cancel.scope():
+            return await call()
+        raise _Interrupted  # only reached after Ctrl-C in the waiting thread, which raises that instead
+
+    loop = _private_loop()
+    return _wait(asyncio.run_coroutine_threadsafe(main(), loop), cancel)
+
+
+def iterate_sync(stream: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
+    """Iterate the async iterator ``stream()`` from sync code, item by item.
+
+    The async iterator runs to completion in one task on the private loop; closing the returned
+    iterator early cancels it.
+    """
+    items: queue.Queue[_Item[T]] = queue.Queue()
+    cancel = _Cancel()
+
+    async def pump() -> None:
+        with cancel.scope():
+            try:
+                async with aclosing(stream()) as agen:
+                    async for item in agen:
+                        items.put(_Item(value=item))
+            except Exception as error:  # noqa: BLE001 - handed to the consuming thread, which raises it
+                items.put(_Item(error=error))
+        items.put(_Item(done=True))
+
+    loop = _private_loop()
+    future = asyncio.run_coroutine_threadsafe(pump(), loop)
+    finished = False
+    try:
+        while not (item := items.get()).done:
+            if item.error is not None:
+                raise item.error
+            yield cast(T, item.value)
+        finished = True
+    finally:
+        _wait(future, cancel, cancel_first=not finished)
+
+
+class _Item(Generic[T]):
+    """One message from the pumping task: a value, the stream's exception, or the end."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self, value: T | None = None, error: Exception | None = None, done: bool = False) -> None:
+        self.value = value
+        self.error = error
+        self.done = done
+
+
+class _Interrupted(Exception):
+    """The task was cancelled from the waiting thread."""
+
+
+class _Cancel:
+    """Cancels a task on the private loop from another thread, even before the task has started."""
+
+    def __init__(self) -> None:
+        self._scope: anyio.CancelScope | None = None
+        self._requested = False
+
+    def scope(self) -> anyio.CancelScope:
+        self._scope = anyio.CancelScope()
+        if self._requested:
+            self._scope.cancel()
+        return self._scope
+
+    def request(self) -> None:
+        """Called on the loop thread."""
+        self._requested = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+
+def _wait(future: Future[T], cancel: _Cancel, *, cancel_first: bool = False) -> T:
+    if cancel_first:
+        _private_loop().call_soon_threadsafe(cancel.request)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        _private_loop().call_soon_threadsafe(cancel.request)
+        _settle(future)
+        raise
+
+
+def _settle(future: Future[Any]) -> None:
+    """Wait for a cancelled task to finish its cleanup (a shielded commit).
+
+    Its outcome is dropped on purpose: the caller re-raises the KeyboardInterrupt that cancelled it.
+    """
+    while True:
+        try:
+            future.result()
+            return
+        except KeyboardInterrupt:
+            continue  # a second Ctrl-C while the run records itself as cancelled: keep waiting
+        except BaseException:  # noqa: BLE001 - the cancelled task's ending, superseded by the KeyboardInterrupt
+            return
+
+
+def _private_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="kern-loop", daemon=True).start()
+        loop = _loop
+    if _on_loop_thread(loop):
+        raise UsageError(
+            "a sync Kern method was called from inside Kern's own event loop (an async tool or hook?); "
+            "await its async twin (arun, aprint_response, ...) instead"
+        )
+    return loop
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

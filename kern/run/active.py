@@ -1,0 +1,215 @@
+"""The life of one run on its session: claim, live state, checkpoints, the final commit, release.
+
+Agents, Teams and Workflows all run through :func:`execute`. It claims the session (creating it with the
+definition's default state), starts the run's state from the precedence rules, keeps the lease renewed
+while the run lives, and records how the run ended (completed, error, cancelled) in a commit that a
+cancellation cannot interrupt, before giving the session up. Nothing here holds a database
+transaction across a model call: each checkpoint is one short commit of what changed since the last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+
+from kern._private.log import get_logger
+from kern.db.records import Claim, OnBusy, RunWrite
+from kern.db.store import DEFAULT_BUSY_TIMEOUT, SessionStore
+from kern.exceptions import ClaimLostError, StateSerializationError, StorageError
+from kern.models.message import Message
+from kern.run.context import RunContext
+from kern.run.status import RunStatus
+from kern.session.codec import JsonValue, decode, encode_state
+from kern.session.patch import diff
+from kern.session.schema import RunRecord, SessionType
+from kern.session.state import starting_state
+
+T = TypeVar("T")
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """Who runs on which session, with what state: everything :func:`execute` needs to start a run."""
+
+    store: SessionStore
+    session_type: SessionType
+    component_id: str
+    session_id: str
+    user_id: str | None
+    run_id: str
+    input: Any = None
+    default_state: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    passed_state: Mapping[str, Any] | None = None
+    overwrite_state: bool = False
+    dependencies: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    metadata: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    messages: tuple[Message, ...] = ()
+    on_busy: OnBusy = "wait"
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    parent_run_id: str | None = None
+
+    def record(
+        self,
+        status: RunStatus,
+        started_at: float,
+        *,
+        output: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """The run's row as it stands."""
+        return RunRecord(
+            run_id=self.run_id,
+            session_id=self.session_id,
+            status=status,
+            user_id=self.user_id,
+            component_id=self.component_id,
+            parent_run_id=self.parent_run_id,
+            input=self.input,
+            output=output,
+            metrics=dict(metrics or {}),
+            error=error,
+            created_at=started_at,
+        )
+
+
+class ActiveRun:
+    """A run holding its session: the live state, the messages it added, and what is committed."""
+
+    def __init__(self, spec: RunSpec, claim: Claim, started_at: float) -> None:
+        state = starting_state(claim.session.session_state, spec.passed_state, overwrite=spec.overwrite_state)
+        self.spec = spec
+        self.claim = claim
+        self.context = RunContext(
+            run_id=spec.run_id,
+            session_id=spec.session_id,
+            user_id=spec.user_id,
+            session_state=state,
+            dependencies=dict(spec.dependencies),
+            metadata=dict(spec.metadata),
+        )
+        self.messages: list[Message] = list(spec.messages)
+        self.started_at = started_at
+        self.released = False
+        self._stored: dict[str, JsonValue] = claim.state_snapshot
+        self._good: dict[str, JsonValue] = encode_state(state)
+        self._flushed = len(spec.messages)
+
+    def add_message(self, message: Message) -> None:
+        """Add a message to the run; the next checkpoint stores it."""
+        self.messages.append(message)
+
+    def capture_state(self) -> None:
+        """Check the live state can be stored and remember it as the last good state.
+
+        A value the codec cannot store raises StateSerializationError naming its path, after the live
+        state is put back (in place) as it was at the last capture.
+        """
+        state = self.context.session_state
+        try:
+            self._good = encode_state(state)
+        except StateSerializationError:
+            state.clear()
+            state.update(self.state_snapshot())
+            raise
+
+    def state_snapshot(self) -> dict[str, Any]:
+        """A fresh copy of the last good state."""
+        return {key: decode(value) for key, value in self._good.items()}
+
+    async def checkpoint(
+        self,
+        status: RunStatus = RunStatus.running,
+        *,
+        output: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Commit the state changes, the run row and the new messages since the last checkpoint.
+
+        A terminal ``status`` is the run's last commit, and gives the session up in the same transaction.
+        """
+        self.capture_state()
+        record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
+        write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, existing=True)
+        release = status.is_terminal
+        patch = diff(self._stored, self._good)
+        await self.spec.store.commit(self.claim, state_patch=patch, writes=[write], release=release)
+        self._stored = self._good
+        self._flushed = len(self.messages)
+        self.released = release
+
+    async def record_failure(self, status: RunStatus, error: str) -> None:
+        """Commit how the run ended badly, with the last good state; never interrupted by cancellation."""
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(StateSerializationError):
+                self.capture_state()  # on failure the state is put back to the last good one, committed here
+            await self.checkpoint(status, error=error)
+
+
+async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T:
+    """Claim the session, run ``body`` on it with the lease kept alive, record the ending, release.
+
+    The claim's transaction also writes the run's row (``running``) and its opening messages. ``body``
+    commits the completed run itself (its output is its own business). If it raises, the run is
+    committed with status ``error`` (or ``cancelled``) and the exception propagates unchanged.
+    """
+    encode_state(spec.passed_state or {})  # refuse unstorable passed state before anything is written
+    started_at = time.time()
+    claim = await spec.store.claim(
+        spec.session_id,
+        spec.session_type,
+        run_id=spec.run_id,
+        user_id=spec.user_id,
+        component_id=spec.component_id,
+        initial_state=spec.default_state,
+        on_busy=spec.on_busy,
+        busy_timeout=spec.busy_timeout,
+        start=RunWrite(spec.record(RunStatus.running, started_at), spec.messages),
+    )
+    run: ActiveRun | None = None
+    try:
+        run = ActiveRun(spec, claim, started_at)
+        outcome: list[T] = []
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_keep_lease, spec.store, claim)
+            try:
+                outcome.append(await body(run))
+            except anyio.get_cancelled_exc_class():
+                await run.record_failure(RunStatus.cancelled, "cancelled")
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded on the run, then re-raised unchanged
+                await run.record_failure(RunStatus.error, f"{type(exc).__name__}: {exc}")
+                failure = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return outcome[0]
+    finally:
+        if run is None or not run.released:
+            with anyio.CancelScope(shield=True):
+                await spec.store.release(claim)
+
+
+async def _keep_lease(store: SessionStore, claim: Claim) -> None:
+    """Renew the lease at a third of its length until cancelled.
+
+    A failed renewal is logged and ends the renewals; it is not hidden: if the lease then expires and
+    another run takes the session over, this run's next commit is refused with ClaimLostError.
+    """
+    while True:
+        await anyio.sleep(claim.lease_seconds / 3)
+        try:
+            await store.renew(claim)
+        except (ClaimLostError, StorageError) as error:
+            log.warning("run.lease_renewal_failed", run_id=claim.run_id, error=str(error))
+            return

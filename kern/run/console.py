@@ -1,0 +1,75 @@
+"""Printing a run to the terminal with rich: the message, the tool calls, and the response.
+
+Driven by the run's events, so an Agent, a Team and a Workflow print the same way. With a terminal the
+response is redrawn live as it streams; otherwise (a pipe, a test) the final panels print once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.text import Text
+
+from kern.run.events import RunCompleted, RunContent, RunEvent, ToolCallCompleted
+from kern.run.output import RunOutput, ToolExecution
+
+
+async def print_events(
+    events: AsyncGenerator[RunEvent, None],
+    *,
+    input: str,
+    markdown: bool,
+    show_tool_calls: bool = True,
+    console: Console | None = None,
+) -> RunOutput | None:
+    """Render ``events`` as they come and return the run's output."""
+    view = _View(input=input, markdown=markdown, show_tool_calls=show_tool_calls)
+    output: RunOutput | None = None
+    console = console or Console()
+    with Live(view.render(), console=console, auto_refresh=False, transient=False) as live:
+        async for event in events:
+            if isinstance(event, RunContent):
+                view.text.append(event.content)
+            elif isinstance(event, ToolCallCompleted):
+                view.tools.append(event.tool)
+            elif isinstance(event, RunCompleted):
+                output = event.output
+                view.final = output.get_content_as_string()
+            else:
+                continue
+            live.update(view.render(), refresh=True)
+    return output
+
+
+class _View:
+    def __init__(self, *, input: str, markdown: bool, show_tool_calls: bool) -> None:
+        self.input = input
+        self.markdown = markdown
+        self.show_tool_calls = show_tool_calls
+        self.text: list[str] = []
+        self.tools: list[ToolExecution] = []
+        self.final: str | None = None
+
+    def render(self) -> RenderableType:
+        panels: list[RenderableType] = [Panel(Text(self.input), title="Message", border_style="cyan")]
+        if self.show_tool_calls and self.tools:
+            panels.append(
+                Panel(Group(*(_tool_line(t) for t in self.tools)), title="Tool calls", border_style="yellow")
+            )
+        response = self.final if self.final is not None else "".join(self.text)
+        if response:
+            body: RenderableType = Markdown(response) if self.markdown else Text(response)
+            panels.append(Panel(body, title="Response", border_style="blue"))
+        return Group(*panels)
+
+
+def _tool_line(tool: ToolExecution) -> Text:
+    line = Text("• ")
+    line.append(f"{tool.name}({tool.arguments})", style="bold")
+    if tool.is_error:
+        line.append(f"  {tool.result}", style="red")
+    return line

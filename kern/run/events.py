@@ -1,0 +1,76 @@
+"""The events a streamed run yields, one union for Agents, Teams and Workflows.
+
+Every event carries the ``run_id`` and ``session_id`` it belongs to and its ``source``: the id of the
+agent, team or workflow that emitted it, so a team's stream tells its members apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from kern.run.output import RunOutput, ToolExecution
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaseRunEvent:
+    """What every event has."""
+
+    run_id: str
+    session_id: str
+    source: str
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(BaseRunEvent):
+    """The run claimed its session and is about to call the model."""
+
+    input: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunContent(BaseRunEvent):
+    """A piece of the model's answer text, in order."""
+
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallStarted(BaseRunEvent):
+    """A tool call is about to run."""
+
+    tool: ToolExecution
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallCompleted(BaseRunEvent):
+    """A tool call finished; ``tool.is_error`` tells whether it failed."""
+
+    tool: ToolExecution
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCompleted(BaseRunEvent):
+    """The run committed; ``output`` is what ``arun`` returns."""
+
+    output: RunOutput
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunError(BaseRunEvent):
+    """The run failed or was cancelled and recorded so; the exception is raised after this event."""
+
+    error: str
+    status: str
+
+
+RunEvent = RunStarted | RunContent | ToolCallStarted | ToolCallCompleted | RunCompleted | RunError
+
+Emit = Callable[[RunEvent], Awaitable[None]]
+"""Where a run sends its events: a stream's sender, or nowhere."""
+
+
+async def discard(event: RunEvent) -> None:
+    """An :data:`Emit` for runs nobody streams."""

@@ -1,0 +1,86 @@
+"""RunOutput: what a finished run hands back, the same shape for Agents, Teams and Workflows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from kern.models.message import Message
+from kern.run.status import RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ToolExecution:
+    """One tool call of a run: what the model asked for and what it got back."""
+
+    call_id: str
+    name: str
+    arguments: str
+    result: str | None = None
+    is_error: bool = False
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunMetrics:
+    """Tokens and time a run consumed. Durations are in seconds."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model_calls: int = 0
+    tool_calls: int = 0
+    duration: float = 0.0
+    time_to_first_token: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    def to_json(self) -> dict[str, Any]:
+        """The form stored in the run row's ``metrics`` column."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "total_tokens": self.total_tokens,
+            "model_calls": self.model_calls,
+            "tool_calls": self.tool_calls,
+            "duration": round(self.duration, 6),
+            "time_to_first_token": self.time_to_first_token,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutput:
+    """The result of one run.
+
+    ``content`` is the model's final text, or an instance of the definition's ``output_schema``.
+    ``messages`` are the messages this run added to the session (history it was shown is not repeated).
+    ``session_state`` is a snapshot of the state as the run committed it.
+    """
+
+    run_id: str
+    session_id: str
+    user_id: str | None
+    source: str
+    status: RunStatus
+    content: Any = None
+    messages: tuple[Message, ...] = ()
+    tools: tuple[ToolExecution, ...] = ()
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    session_state: dict[str, Any] = field(default_factory=dict[str, Any])
+    error: str | None = None
+    parent_run_id: str | None = None
+
+    def get_content_as_string(self) -> str:
+        """The content as text: structured output as JSON, nothing as ''."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, BaseModel):
+            return self.content.model_dump_json()
+        if isinstance(self.content, str):
+            return self.content
+        return json.dumps(self.content, default=str)
