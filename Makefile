@@ -10,14 +10,14 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,litellm]'
 	touch $@
 
 install: $(VENV)/.installed
 
 lint: install
-	$(BIN)/ruff check kern tests bench examples
-	$(BIN)/ruff format --check kern tests bench examples
+	$(BIN)/ruff check kern tests bench examples agents
+	$(BIN)/ruff format --check kern tests bench examples agents
 
 typecheck: install
 	$(BIN)/pyright
@@ -28,7 +28,7 @@ pytest: install
 test: lint typecheck pytest
 
 demo: install
-	$(BIN)/python examples/store_roundtrip.py
+	$(BIN)/python -m agents.taskboard
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -28,21 +28,17 @@ async def print_events(
 ) -> RunOutput | None:
     """Render ``events`` as they come and return the run's output."""
     view = _View(input=input, markdown=markdown, show_tool_calls=show_tool_calls)
-    output: RunOutput | None = None
     console = console or Console()
+    if not console.is_terminal:  # nothing to redraw: print the exchange once, when it is complete
+        async for event in events:
+            view.take(event)
+        console.print(view.render())
+        return view.output
     with Live(view.render(), console=console, auto_refresh=False, transient=False) as live:
         async for event in events:
-            if isinstance(event, RunContent):
-                view.text.append(event.content)
-            elif isinstance(event, ToolCallCompleted):
-                view.tools.append(event.tool)
-            elif isinstance(event, RunCompleted):
-                output = event.output
-                view.final = output.get_content_as_string()
-            else:
-                continue
-            live.update(view.render(), refresh=True)
-    return output
+            if view.take(event):
+                live.update(view.render(), refresh=True)
+    return view.output
 
 
 class _View:
@@ -53,6 +49,20 @@ class _View:
         self.text: list[str] = []
         self.tools: list[ToolExecution] = []
         self.final: str | None = None
+        self.output: RunOutput | None = None
+
+    def take(self, event: RunEvent) -> bool:
+        """Take in an event; True when it changed what is shown."""
+        if isinstance(event, RunContent):
+            self.text.append(event.content)
+        elif isinstance(event, ToolCallCompleted):
+            self.tools.append(event.tool)
+        elif isinstance(event, RunCompleted):
+            self.output = event.output
+            self.final = event.output.get_content_as_string()
+        else:
+            return False
+        return True
 
     def render(self) -> RenderableType:
         panels: list[RenderableType] = [Panel(Text(self.input), title="Message", border_style="cyan")]
