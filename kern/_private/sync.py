@@ -5,8 +5,10 @@ them on one private event loop, created on first use and reused for the life of 
 database engines and HTTP clients are bound to the loop that created them, so a loop per call would
 break them). The loop lives in a daemon thread, which is what lets a sync face work from code that is
 already inside a running event loop (a notebook, an async service calling sync code): the caller's
-thread just waits. Ctrl-C in the waiting thread cancels the async work (which records the run as
-cancelled) before the KeyboardInterrupt propagates.
+thread just waits. Every call becomes a task of one long-lived anyio ``BlockingPortal`` on that loop,
+so anyio's worker threads (sync tools, sync database faces) are reused from call to call. Ctrl-C in the
+waiting thread cancels the async work (which records the run as cancelled) before the
+KeyboardInterrupt propagates.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from contextlib import aclosing
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
+from anyio.from_thread import BlockingPortal
 
 from kern.exceptions import UsageError
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
+_private: tuple[asyncio.AbstractEventLoop, BlockingPortal] | None = None
 
 
 def run_sync(call: Callable[[], Awaitable[T]]) -> T:
@@ -38,8 +41,7 @@ def run_sync(call: Callable[[], Awaitable[T]]) -> T:
             return await call()
         raise _Interrupted  # only reached after Ctrl-C in the waiting thread, which raises that instead
 
-    loop = _private_loop()
-    return _wait(asyncio.run_coroutine_threadsafe(main(), loop), cancel)
+    return _wait(_portal().start_task_soon(main), cancel)
 
 
 def iterate_sync(stream: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
@@ -61,8 +63,7 @@ def iterate_sync(stream: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
                 items.put(_Item(error=error))
         items.put(_Item(done=True))
 
-    loop = _private_loop()
-    future = asyncio.run_coroutine_threadsafe(pump(), loop)
+    future = _portal().start_task_soon(pump)
     finished = False
     try:
         while not (item := items.get()).done:
@@ -110,12 +111,13 @@ class _Cancel:
 
 
 def _wait(future: Future[T], cancel: _Cancel, *, cancel_first: bool = False) -> T:
+    loop, _ = _started()
     if cancel_first:
-        _private_loop().call_soon_threadsafe(cancel.request)
+        loop.call_soon_threadsafe(cancel.request)
     try:
         return future.result()
     except KeyboardInterrupt:
-        _private_loop().call_soon_threadsafe(cancel.request)
+        loop.call_soon_threadsafe(cancel.request)
         _settle(future)
         raise
 
@@ -135,19 +137,34 @@ def _settle(future: Future[Any]) -> None:
             return
 
 
-def _private_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _lock:
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="kern-loop", daemon=True).start()
-        loop = _loop
+def _portal() -> BlockingPortal:
+    """The portal of the private loop, refusing callers that run on that loop (they would deadlock)."""
+    loop, portal = _started()
     if _on_loop_thread(loop):
         raise UsageError(
             "a sync Kern method was called from inside Kern's own event loop (an async tool or hook?); "
             "await its async twin (arun, aprint_response, ...) instead"
         )
-    return loop
+    return portal
+
+
+def _started() -> tuple[asyncio.AbstractEventLoop, BlockingPortal]:
+    global _private
+    with _lock:
+        if _private is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="kern-loop", daemon=True).start()
+            ready: Future[BlockingPortal] = Future()
+            asyncio.run_coroutine_threadsafe(_serve(ready), loop)
+            _private = (loop, ready.result())
+        return _private
+
+
+async def _serve(ready: Future[BlockingPortal]) -> None:
+    """The private loop's one root task: it hosts every sync call, for the life of the process."""
+    async with BlockingPortal() as portal:
+        ready.set_result(portal)
+        await anyio.sleep_forever()
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

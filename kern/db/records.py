@@ -10,6 +10,7 @@ from kern.models.message import Message
 from kern.session.schema import RunRecord, Session
 
 OnBusy = Literal["wait", "reject"]
+RunWriteMode = Literal["upsert", "insert", "update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,11 @@ class RunWrite:
     """One run row to upsert at commit, with the messages it added since its last commit.
 
     ``first_seq`` is the position of ``messages[0]`` within the run, so repeated commits append.
-    ``existing`` says the row is known to exist (the run wrote it before), so a plain update does.
+    ``mode`` says what is known of the row: ``"upsert"`` (nothing), ``"insert"`` (a new run: the row
+    cannot exist yet) or ``"update"`` (the run wrote its row before); the last two skip the upsert.
     """
 
     run: RunRecord
     messages: Sequence[Message] = field(default_factory=tuple[Message, ...])
     first_seq: int = 0
-    existing: bool = False
+    mode: RunWriteMode = "upsert"

@@ -138,7 +138,7 @@ class ActiveRun:
         """
         self.capture_state()
         record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
-        write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, existing=True)
+        write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode="update")
         release = status.is_terminal
         patch = diff(self._stored, self._good)
         await self.spec.store.commit(self.claim, state_patch=patch, writes=[write], release=release)
@@ -172,7 +172,7 @@ async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T
         initial_state=spec.default_state,
         on_busy=spec.on_busy,
         busy_timeout=spec.busy_timeout,
-        start=RunWrite(spec.record(RunStatus.running, started_at), spec.messages),
+        start=RunWrite(spec.record(RunStatus.running, started_at), spec.messages, mode="insert"),
     )
     run: ActiveRun | None = None
     try:

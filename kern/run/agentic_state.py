@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kern.session.state import apply_updates, to_json_text
@@ -22,6 +23,7 @@ def update_session_state(session_state: dict[str, Any], updates: dict[str, Any])
     return f"Session state updated. It is now: {to_json_text(session_state)}"
 
 
+@functools.cache
 def agentic_state_tool() -> Function:
-    """The tool, ready to offer to a model."""
+    """The tool, ready to offer to a model (built once: a Function is immutable and shareable)."""
     return Function.from_callable(update_session_state)

@@ -12,10 +12,12 @@ changes are what the run commits. Sync tools run in a worker thread so they cann
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
 import typing
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
@@ -210,7 +212,7 @@ def resolve_tools(tools: Sequence[Callable[..., Any] | Function | Toolkit]) -> t
         elif isinstance(item, Function):
             functions.append(item)
         elif callable(item):
-            functions.append(Function.from_callable(item))
+            functions.append(_function_of(item))
         else:
             raise UsageError(
                 f"tools[{index}] is {item!r} ({type(item).__name__}): neither callable nor a Toolkit"
@@ -221,6 +223,22 @@ def resolve_tools(tools: Sequence[Callable[..., Any] | Function | Toolkit]) -> t
             f"tool names must be unique; more than one tool is named {', '.join(map(repr, duplicates))}"
         )
     return tuple(functions)
+
+
+_functions: weakref.WeakKeyDictionary[Callable[..., Any], Function] = weakref.WeakKeyDictionary()
+
+
+def _function_of(fn: Callable[..., Any]) -> Function:
+    """The Function of a plain callable, built once per callable: a Function is immutable, so every
+    Agent listing the same function shares it (building one costs a pydantic model and its schema)."""
+    try:
+        return _functions[fn]
+    except (KeyError, TypeError):  # TypeError: not weakly referenceable, so not cached
+        pass
+    function = Function.from_callable(fn)
+    with contextlib.suppress(TypeError):
+        _functions[fn] = function
+    return function
 
 
 def _json_kind(value: object) -> str:

@@ -132,6 +132,7 @@ def test_print_response_prints_the_exchange(capsys: pytest.CaptureFixture[str]) 
     assert "add milk" in printed
     assert "add_item" in printed
     assert "Added milk" in printed  # markdown rendered: no asterisks
+    assert printed.endswith("╯\n")  # the next print starts on a line of its own
 
 
 @pytest.mark.anyio

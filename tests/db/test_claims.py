@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 from kern.db._sql import claims
 from kern.db._sql.tables import Tables
 from kern.db.base import BaseDb
-from kern.db.records import Busy, Claim, RunWrite
+from kern.db.records import Busy, Claim, RunWrite, RunWriteMode
 from kern.db.store import SessionStore
 from kern.exceptions import ClaimLostError, KernError, SessionBusyError, UsageError
 from kern.models.message import Message
@@ -318,8 +318,8 @@ async def test_commit_after_release_raises(db: BaseDb) -> None:
     assert (session.session_state, session.version) == ({"n": 0}, 0)
 
 
-@pytest.mark.parametrize("existing", [False, True], ids=["upsert", "update"])
-async def test_commit_never_touches_a_run_of_another_session(db: BaseDb, existing: bool) -> None:
+@pytest.mark.parametrize("mode", ["upsert", "update", "insert"])
+async def test_commit_never_touches_a_run_of_another_session(db: BaseDb, mode: RunWriteMode) -> None:
     """A run write whose run_id belongs to another user's session is refused and changes nothing there."""
     theirs = await db.store.claim("theirs", AGENT, run_id="c1", user_id="other")
     await db.store.commit(
@@ -332,7 +332,7 @@ async def test_commit_never_touches_a_run_of_another_session(db: BaseDb, existin
             run_id="shared-id", session_id=SID, status=RunStatus.completed, user_id=USER, output="ours"
         ),
         messages=messages_for("shared-id", "user"),
-        existing=existing,
+        mode=mode,
     )
     with pytest.raises(KernError):
         await db.store.commit(ours, writes=[clash])

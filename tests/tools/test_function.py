@@ -487,3 +487,15 @@ def test_resolve_rejects_non_callables_naming_them() -> None:
 def test_resolve_nothing() -> None:
     """No tools resolve to an empty tuple."""
     assert resolve_tools([]) == ()
+
+
+def test_resolve_tools_builds_one_function_per_callable() -> None:
+    """Listing the same function in two agents' tools reuses its (immutable) Function."""
+
+    def shared(x: int) -> int:
+        """Shared."""
+        return x
+
+    (first,) = resolve_tools([shared])
+    (second,) = resolve_tools([shared])
+    assert first is second

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from kern.db._sql.dialect import for_update, upsert
 from kern.db._sql.rows import message_from_json
-from kern.db._sql.sessions import create_session, now
+from kern.db._sql.sessions import lock_or_create, now, session_from_row
 from kern.db._sql.tables import Tables
 from kern.db.records import Busy, Claim, RunWrite
 from kern.exceptions import ClaimLostError, UsageError
@@ -47,7 +47,7 @@ def try_claim(
     A holder whose lease expired is taken over: its run is marked ``abandoned`` in the same transaction.
     ``start`` (the run's row and first messages) is written in that transaction too, once the lease is won.
     """
-    session, created = create_session(
+    row, created = lock_or_create(
         conn,
         t,
         session_id=session_id,
@@ -56,25 +56,18 @@ def try_claim(
         component_id=component_id,
         session_state=initial_state,
     )
-    lease = conn.execute(
-        select(
-            t.sessions.c.lease_owner,
-            t.sessions.c.lease_token,
-            t.sessions.c.lease_expires_at,
-            t.sessions.c.session_state,
-        ).where(t.sessions.c.session_id == session_id)
-    ).one()
+    owner, expiry = row["lease_owner"], row["lease_expires_at"]
     stamp = now()
-    if lease.lease_owner not in (None, run_id) and lease.lease_expires_at > stamp:
-        return Busy(holder_run_id=lease.lease_owner, expires_at=lease.lease_expires_at)
-    abandoned = lease.lease_owner if lease.lease_owner not in (None, run_id) else None
+    if owner not in (None, run_id) and expiry > stamp:
+        return Busy(holder_run_id=owner, expires_at=expiry)
+    abandoned = owner if owner not in (None, run_id) else None
     if abandoned is not None:
         conn.execute(
             update(t.runs)
             .where(t.runs.c.run_id == abandoned, t.runs.c.status == RunStatus.running.value)
             .values(status=RunStatus.abandoned.value, updated_at=stamp)
         )
-    token, expires_at = lease.lease_token + 1, stamp + lease_seconds
+    token, expires_at = row["lease_token"] + 1, stamp + lease_seconds
     conn.execute(
         update(t.sessions)
         .where(t.sessions.c.session_id == session_id)
@@ -87,8 +80,8 @@ def try_claim(
         token=token,
         expires_at=expires_at,
         lease_seconds=lease_seconds,
-        session=session,
-        state_snapshot=lease.session_state,
+        session=session_from_row(row),
+        state_snapshot=row["session_state"],
         created=created,
         abandoned_run_id=abandoned,
     )
@@ -153,8 +146,10 @@ def history(
 ) -> list[Message]:
     """Messages of the last ``num_runs`` completed top-level runs (all when None), oldest first.
 
-    Reads only the runs asked for: one indexed query for their ids, one for their messages.
+    Reads only the runs asked for: one query, the run ids a ``LIMIT`` on an index away.
     """
+    if num_runs is not None and num_runs < 0:
+        raise UsageError(f"num_runs counts runs and cannot be negative, got {num_runs}")
     runs = (
         select(t.runs.c.run_id)
         .where(
@@ -164,15 +159,11 @@ def history(
             t.runs.c.status == RunStatus.completed.value,
         )
         .order_by(t.runs.c.created_at.desc(), t.runs.c.run_id.desc())
+        .limit(num_runs)
     )
-    if num_runs is not None:
-        if num_runs < 0:
-            raise UsageError(f"num_runs counts runs and cannot be negative, got {num_runs}")
-        runs = runs.limit(num_runs)
-    run_ids = list(conn.execute(runs).scalars())
-    if not run_ids:
-        return []
-    stmt = select(t.messages.c.message).where(t.messages.c.run_id.in_(run_ids), t.messages.c.role != "system")
+    stmt = select(t.messages.c.message).where(
+        t.messages.c.run_id.in_(runs.scalar_subquery()), t.messages.c.role != "system"
+    )
     return [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
 
 
@@ -195,7 +186,10 @@ def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp
         "updated_at": stamp,
     }
     same_session = t.runs.c.session_id == claim.session_id
-    if write.existing:
+    if write.mode == "insert":
+        conn.execute(insert(t.runs).values(values))
+        written = True
+    elif write.mode == "update":
         changes = {column: values[column] for column in RUN_UPDATE_COLUMNS}
         stmt = update(t.runs).where(t.runs.c.run_id == run.run_id, same_session).values(changes)
         written = conn.execute(stmt).rowcount == 1

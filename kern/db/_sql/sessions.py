@@ -190,35 +190,65 @@ def create_session(
     Unlike the management reads, ``user_id`` here is the exact owner: an existing session must belong
     to the same user (None included) and be of the same type.
     """
-    fits(session_id=session_id, user_id=user_id, component_id=component_id, session_name=session_name)
-    stamp = now()
-    values = {
-        "session_id": session_id,
-        "session_type": type_value(session_type),
-        "user_id": user_id,
-        "component_id": component_id,
-        "session_name": session_name,
-        "session_state": encode_state(session_state),
-        "session_metadata": encode_state(metadata or {}, root="metadata"),
-        "version": 0,
-        "lease_token": 0,
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
-    inserted = insert_ignore(conn, t.sessions, values, ["session_id"]).returning(t.sessions.c.session_id)
-    created = conn.execute(inserted).first() is not None
-    row = (
-        conn.execute(for_update(conn, select(t.sessions).where(t.sessions.c.session_id == session_id)))
-        .mappings()
-        .one()
+    row, created = lock_or_create(
+        conn,
+        t,
+        session_id=session_id,
+        session_type=session_type,
+        user_id=user_id,
+        component_id=component_id,
+        session_state=session_state,
+        session_name=session_name,
+        metadata=metadata,
     )
+    return session_from_row(row), created
+
+
+def lock_or_create(
+    conn: Connection,
+    t: Tables,
+    *,
+    session_id: str,
+    session_type: SessionType,
+    user_id: str | None,
+    component_id: str | None,
+    session_state: Mapping[str, Any],
+    session_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> tuple[RowMapping, bool]:
+    """The session's row, locked for this transaction, inserted first if absent; and whether it was.
+
+    The row must belong to ``user_id`` exactly (None included) and be of ``session_type``.
+    """
+    fits(session_id=session_id, user_id=user_id, component_id=component_id, session_name=session_name)
+    locked = for_update(conn, select(t.sessions).where(t.sessions.c.session_id == session_id))
+    row = conn.execute(locked).mappings().first()
+    created = False
+    if row is None:
+        stamp = now()
+        values = {
+            "session_id": session_id,
+            "session_type": type_value(session_type),
+            "user_id": user_id,
+            "component_id": component_id,
+            "session_name": session_name,
+            "session_state": encode_state(session_state),
+            "session_metadata": encode_state(metadata or {}, root="metadata"),
+            "version": 0,
+            "lease_token": 0,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        inserted = insert_ignore(conn, t.sessions, values, ["session_id"]).returning(t.sessions.c.session_id)
+        created = conn.execute(inserted).first() is not None
+        row = conn.execute(locked).mappings().one()
     _check_exact_owner(row, user_id)
-    if row["session_type"] != values["session_type"]:
+    if row["session_type"] != type_value(session_type):
         raise UsageError(
             f"session {session_id!r} is a {row['session_type']} session; "
-            f"a {values['session_type']} run cannot use it"
+            f"a {type_value(session_type)} run cannot use it"
         )
-    return session_from_row(row), created
+    return row, created
 
 
 def runs_of(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> list[RunRecord]:
