@@ -242,10 +242,25 @@ def _sample(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> object:
         return {name: _sample(properties[name], defs) for name in schema.get("required", [])}
     if kind == "array":
         return [_sample(schema.get("items", {}), defs) for _ in range(schema.get("minItems", 1))]
-    return _SCALARS.get(kind, "sample") if kind != "integer" else max(0, schema.get("minimum", 0))
+    if kind == "string":
+        text = _FORMATS.get(schema.get("format", ""), "sample")
+        return text.ljust(schema.get("minLength", 0), "x")
+    if kind in ("integer", "number"):
+        low = max(schema.get("minimum", 0), schema.get("exclusiveMinimum", -1) + 1)
+        return low if kind == "integer" else float(low)
+    return {"boolean": False, "null": None}.get(kind, "sample")
 
 
-_SCALARS: dict[str, object] = {"string": "sample", "number": 0.0, "boolean": False, "null": None}
+_FORMATS = {
+    "date": "2026-01-01",
+    "date-time": "2026-01-01T00:00:00Z",
+    "time": "00:00:00",
+    "duration": "P1D",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "email": "user@example.com",
+    "uri": "https://example.com/",
+    "ipv4": "127.0.0.1",
+}
 
 
 def _as_reply(item: str | ToolCall | Sequence[ToolCall] | Reply) -> Reply:

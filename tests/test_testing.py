@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kern.agent import Agent
 from kern.exceptions import ModelServerError
@@ -120,3 +122,22 @@ def test_test_model_calls_every_tool_then_answers() -> None:
     assert sorted(calls) == ["first 0", "second 0"]
     assert [t.is_error for t in output.tools] == [False, False, False]
     assert output.content == '{"first": "one", "second": "two", "every_kind": "ok"}'
+
+
+def test_sample_arguments_respect_formats_and_bounds() -> None:
+    """Dates, UUIDs, minimum lengths and exclusive minimums get values the tool accepts."""
+
+    def booking(
+        day: dt.date,
+        at: dt.datetime,
+        ref: uuid.UUID,
+        code: Annotated[str, Field(min_length=10)],
+        guests: Annotated[int, Field(gt=2)],
+        share: Annotated[float, Field(ge=0.5)],
+    ) -> str:
+        """Book."""
+        return "ok"
+
+    function = Function.from_callable(booking)
+    output = Agent(model=TestModel(), tools=[function]).run("book")
+    assert [t.is_error for t in output.tools] == [False]

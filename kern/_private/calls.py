@@ -20,9 +20,9 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
-async def call_user(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """Call ``fn(**kwargs)``: awaited if async, in a worker thread if sync."""
+async def call_user(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)``: awaited if async, in a worker thread if sync."""
     if is_async_callable(fn):
-        return await fn(**kwargs)
-    result = await anyio.to_thread.run_sync(functools.partial(fn, **kwargs))
+        return await fn(*args, **kwargs)
+    result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
     return await result if inspect.isawaitable(result) else result

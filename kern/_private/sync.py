@@ -14,16 +14,17 @@ KeyboardInterrupt propagates.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
-from contextlib import aclosing
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from kern._private.cancel import CancelHandle
 from kern.exceptions import UsageError
 
 T = TypeVar("T")
@@ -34,39 +35,51 @@ _private: tuple[asyncio.AbstractEventLoop, BlockingPortal] | None = None
 
 def run_sync(call: Callable[[], Awaitable[T]]) -> T:
     """Run ``call()`` on Kern's private loop and return its result (or raise its exception)."""
-    cancel = _Cancel()
+    cancel = CancelHandle()
 
     async def main() -> T:
         with cancel.scope():
-            return await call()
+            try:
+                return await call()
+            except (SystemExit, KeyboardInterrupt) as exit_:
+                raise _Carried(exit_) from exit_  # raised as itself in the caller, never on the loop
         raise _Interrupted  # only reached after Ctrl-C in the waiting thread, which raises that instead
 
     return _wait(_portal().start_task_soon(main), cancel)
 
 
-def iterate_sync(stream: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
+def iterate_sync(stream: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
     """Iterate the async iterator ``stream()`` from sync code, item by item.
 
     The async iterator runs to completion in one task on the private loop; closing the returned
     iterator early cancels it.
     """
     items: queue.Queue[_Item[T]] = queue.Queue()
-    cancel = _Cancel()
+    cancel = CancelHandle()
 
     async def pump() -> None:
         with cancel.scope():
             try:
-                async with aclosing(stream()) as agen:
-                    async for item in agen:
+                iterator = stream()
+                try:
+                    async for item in iterator:
                         items.put(_Item(value=item))
+                finally:
+                    if (close := getattr(iterator, "aclose", None)) is not None:
+                        await close()
             except Exception as error:  # noqa: BLE001 - handed to the consuming thread, which raises it
                 items.put(_Item(error=error))
-        items.put(_Item(done=True))
+            except (SystemExit, KeyboardInterrupt) as exit_:  # raised in the consumer, never on the loop
+                items.put(_Item(error=_Carried(exit_)))
+            finally:
+                items.put(_Item(done=True))
 
     future = _portal().start_task_soon(pump)
     finished = False
     try:
         while not (item := items.get()).done:
+            if isinstance(item.error, _Carried):
+                raise item.error.exit
             if item.error is not None:
                 raise item.error
             yield cast(T, item.value)
@@ -90,32 +103,25 @@ class _Interrupted(Exception):
     """The task was cancelled from the waiting thread."""
 
 
-class _Cancel:
-    """Cancels a task on the private loop from another thread, even before the task has started."""
+class _Carried(Exception):
+    """Carries a SystemExit or KeyboardInterrupt raised by the async work to the waiting thread.
 
-    def __init__(self) -> None:
-        self._scope: anyio.CancelScope | None = None
-        self._requested = False
+    Raised as themselves on the event loop, they would stop the loop for every later call.
+    """
 
-    def scope(self) -> anyio.CancelScope:
-        self._scope = anyio.CancelScope()
-        if self._requested:
-            self._scope.cancel()
-        return self._scope
-
-    def request(self) -> None:
-        """Called on the loop thread."""
-        self._requested = True
-        if self._scope is not None:
-            self._scope.cancel()
+    def __init__(self, exit_: SystemExit | KeyboardInterrupt) -> None:
+        super().__init__(repr(exit_))
+        self.exit = exit_
 
 
-def _wait(future: Future[T], cancel: _Cancel, *, cancel_first: bool = False) -> T:
+def _wait(future: Future[T], cancel: CancelHandle, *, cancel_first: bool = False) -> T:
     loop, _ = _started()
     if cancel_first:
         loop.call_soon_threadsafe(cancel.request)
     try:
         return future.result()
+    except _Carried as carried:
+        raise carried.exit from None
     except KeyboardInterrupt:
         loop.call_soon_threadsafe(cancel.request)
         _settle(future)
@@ -123,18 +129,14 @@ def _wait(future: Future[T], cancel: _Cancel, *, cancel_first: bool = False) -> 
 
 
 def _settle(future: Future[Any]) -> None:
-    """Wait for a cancelled task to finish its cleanup (a shielded commit).
+    """Wait for a cancelled task to finish its cleanup (a shielded commit); a second Ctrl-C stops waiting.
 
     Its outcome is dropped on purpose: the caller re-raises the KeyboardInterrupt that cancelled it.
     """
-    while True:
-        try:
-            future.result()
-            return
-        except KeyboardInterrupt:
-            continue  # a second Ctrl-C while the run records itself as cancelled: keep waiting
-        except BaseException:  # noqa: BLE001 - the cancelled task's ending, superseded by the KeyboardInterrupt
-            return
+    try:
+        future.result()
+    except BaseException:  # noqa: BLE001 - the cancelled task's ending, superseded by the KeyboardInterrupt
+        return  # (a second Ctrl-C lands here too: it stops the wait)
 
 
 def _portal() -> BlockingPortal:
@@ -153,11 +155,29 @@ def _started() -> tuple[asyncio.AbstractEventLoop, BlockingPortal]:
     with _lock:
         if _private is None:
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="kern-loop", daemon=True).start()
+            threading.Thread(target=_drive, args=(loop,), name="kern-loop", daemon=True).start()
             ready: Future[BlockingPortal] = Future()
             asyncio.run_coroutine_threadsafe(_serve(ready), loop)
             _private = (loop, ready.result())
         return _private
+
+
+def _drive(loop: asyncio.AbstractEventLoop) -> None:
+    """Run the private loop for good: nothing raised through it (a stray SystemExit) may stop it."""
+    while True:
+        try:
+            loop.run_forever()
+        except BaseException:  # noqa: BLE001 - already delivered to the task's caller; keep serving
+            continue
+
+
+def _forget_after_fork() -> None:
+    """A forked child has no loop thread: it starts its own private loop on first use."""
+    global _private
+    _private = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 async def _serve(ready: Future[BlockingPortal]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pydantic
 
 from kern._private.log import bound_run, get_logger
@@ -114,7 +115,8 @@ async def _body(agent: Agent, call: RunCall, run: ActiveRun, emit: Emit) -> RunO
         if isinstance(output.content, pydantic.BaseModel)
         else output.content
     )
-    await run.checkpoint(RunStatus.completed, output=stored, metrics=output.metrics.to_json())
+    with anyio.CancelScope(shield=True):  # once the model has answered, the answer is kept
+        await run.checkpoint(RunStatus.completed, output=stored, metrics=output.metrics.to_json())
     output = dataclasses.replace(output, session_state=run.state_snapshot())
     log.debug("run.completed", agent=agent.component_id, duration=round(output.metrics.duration, 4))
     await emit(

@@ -11,10 +11,11 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
+import anyio
 from pydantic import BaseModel
 
 from kern._private.sync import iterate_sync, run_sync
@@ -26,12 +27,13 @@ from kern.db.store import DEFAULT_BUSY_TIMEOUT, SessionStore
 from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
+from kern.run.active import refuse_reentry
 from kern.run.agentic_state import agentic_state_tool
 from kern.run.console import print_events
 from kern.run.events import RunEvent, discard
 from kern.run.hooks import Hook
 from kern.run.output import RunOutput
-from kern.run.streams import event_stream
+from kern.run.streams import EventStream, event_stream
 from kern.run.tool_calls import Confirm, ToolBox
 from kern.session.codec import encode_state
 from kern.session.patch import diff
@@ -47,7 +49,8 @@ class Agent:
     """A model with tools and instructions, whose runs persist in sessions.
 
     Without ``model``, the model is ``LiteLLM(id=$KERN_MODEL)`` when that variable is set, else
-    ``OpenAIChat(id="gpt-4o")``. Without ``db``, sessions live in an in-process store. Without
+    ``OpenAIChat(id="gpt-4o")``. Without ``db``, sessions live in the process's in-memory store (shared
+    by every definition built without one, so state persists across runs and Agent objects). Without
     ``session_id``, one is generated when the Agent is built, so consecutive runs continue one session.
     """
 
@@ -101,7 +104,7 @@ class Agent:
 
     @property
     def store(self) -> SessionStore:
-        """The store runs persist to: the ``db``'s, or this Agent's own in-process one."""
+        """The store runs persist to: the ``db``'s, or the process's in-memory one."""
         return self._parts.store()
 
     @property
@@ -150,7 +153,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> AsyncGenerator[RunEvent, None]: ...
+    ) -> EventStream: ...
 
     def arun(
         self,
@@ -162,7 +165,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> Coroutine[Any, Any, RunOutput] | AsyncGenerator[RunEvent, None]:
+    ) -> Coroutine[Any, Any, RunOutput] | EventStream:
         """Run once: ``await agent.arun(...)``, or ``async for event in agent.arun(..., stream=True)``.
 
         ``session_id``/``user_id`` default to the Agent's. ``session_state`` is merged into the stored state
@@ -271,7 +274,9 @@ class Agent:
 
     async def aget_session(self, session_id: str | None = None, user_id: str | None = None) -> Session | None:
         """The stored session (default: this Agent's), with its messages and runs; None if there is none."""
-        return await self.store.get_session(session_id or self._session_id, SessionType.AGENT, user_id)
+        return await self.store.get_session(
+            session_id or self._session_id, SessionType.AGENT, self._user(user_id)
+        )
 
     def get_session(self, session_id: str | None = None, user_id: str | None = None) -> Session | None:
         """The sync face of :meth:`aget_session`."""
@@ -281,7 +286,8 @@ class Agent:
         self, session_id: str | None = None, user_id: str | None = None
     ) -> dict[str, Any]:
         """The stored state of a session (default: this Agent's); ``{}`` if the session does not exist yet."""
-        session = await self.store.get_session(session_id or self._session_id, SessionType.AGENT, user_id)
+        sid = session_id or self._session_id
+        session = await self.store.get_session(sid, SessionType.AGENT, self._user(user_id))
         return session.session_state if session is not None else {}
 
     def get_session_state(self, session_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
@@ -298,12 +304,12 @@ class Agent:
         """
         store = self.store
         sid = session_id or self._session_id
-        uid = user_id if user_id is not None else self.user_id
+        refuse_reentry(sid)
         claim = await store.claim(
             sid,
             SessionType.AGENT,
             run_id=f"update-{uuid.uuid4()}",
-            user_id=uid,
+            user_id=self._user(user_id),
             component_id=self.id,
             initial_state=self.session_state or {},
             on_busy=self.on_busy,
@@ -312,10 +318,14 @@ class Agent:
         try:
             state = claim.session.session_state
             apply_updates(state, updates)
-            await store.commit(claim, state_patch=diff(claim.state_snapshot, encode_state(state)))
+            patch = diff(claim.state_snapshot, encode_state(state))
+            with anyio.CancelScope(shield=True):
+                await store.commit(claim, state_patch=patch, release=True)
             return state
-        finally:
-            await store.release(claim)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await store.release(claim)
+            raise
 
     def update_session_state(
         self, updates: Mapping[str, Any], session_id: str | None = None, user_id: str | None = None
@@ -327,8 +337,7 @@ class Agent:
         self, session_id: str | None = None, user_id: str | None = None
     ) -> list[Message]:
         """The user/assistant/tool messages of a session's completed runs, oldest first."""
-        uid = user_id if user_id is not None else self.user_id
-        return await self.store.history(session_id or self._session_id, uid)
+        return await self.store.history(session_id or self._session_id, self._user(user_id))
 
     def get_chat_history(self, session_id: str | None = None, user_id: str | None = None) -> list[Message]:
         """The sync face of :meth:`aget_chat_history`."""
@@ -336,7 +345,7 @@ class Agent:
 
     async def adelete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
         """Delete a session with its runs and messages; False if it did not exist."""
-        return await self.store.delete_session(session_id or self._session_id, user_id)
+        return await self.store.delete_session(session_id or self._session_id, self._user(user_id))
 
     def delete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
         """The sync face of :meth:`adelete_session`."""
@@ -347,6 +356,9 @@ class Agent:
     @property
     def _session_id(self) -> str:
         return self._parts.session_id
+
+    def _user(self, user_id: str | None) -> str | None:
+        return user_id if user_id is not None else self.user_id
 
     def _call(
         self,
@@ -396,18 +408,23 @@ class _Parts:
             add_session_state=agent.add_session_state_to_context,
         )
         self._db = agent.db
-        self._own: SessionStore | None = None
-        self._lock = threading.Lock()
 
     def store(self) -> SessionStore:
-        if self._db is not None:
-            return self._db.store
-        with self._lock:
-            if self._own is None:
-                from kern.db.in_memory import InMemoryDb
+        return self._db.store if self._db is not None else process_store()
 
-                self._own = InMemoryDb().store
-            return self._own
+
+_process_store: list[SessionStore] = []
+_process_store_lock = threading.Lock()
+
+
+def process_store() -> SessionStore:
+    """The in-process store of every definition built without ``db``: state persists for the process."""
+    with _process_store_lock:
+        if not _process_store:
+            from kern.db.in_memory import InMemoryDb
+
+            _process_store.append(InMemoryDb().store)
+        return _process_store[0]
 
 
 def _default_model() -> Model:

@@ -84,8 +84,9 @@ class Model(ABC):
     """A model provider. Implementations are immutable and safe to share between concurrent runs.
 
     ``retries`` is how many times the run loop retries a call that failed with a retryable
-    :class:`~kern.exceptions.ModelError` (rate limit, server error, connection failure), waiting
-    ``retry_delay`` seconds before the first retry and twice as long (jittered) each time after.
+    :class:`~kern.exceptions.ModelError` (rate limit, server error, connection failure). Before retry
+    ``n`` (from 0) it waits a random time up to ``retry_delay * 2**n`` (full jitter), or longer when
+    the provider asked for it (``retry_after``).
     """
 
     id: str

@@ -10,6 +10,7 @@ transaction across a model call: each checkpoint is one short commit of what cha
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import anyio
 from kern._private.log import get_logger
 from kern.db.records import Claim, OnBusy, RunWrite
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, SessionStore
-from kern.exceptions import ClaimLostError, StateSerializationError, StorageError
+from kern.exceptions import ClaimLostError, KernError, StateSerializationError, StorageError, UsageError
 from kern.models.message import Message
 from kern.run.context import RunContext
 from kern.run.status import RunStatus
@@ -146,12 +147,23 @@ class ActiveRun:
         self._flushed = len(self.messages)
         self.released = release
 
-    async def record_failure(self, status: RunStatus, error: str) -> None:
-        """Commit how the run ended badly, with the last good state; never interrupted by cancellation."""
+    async def record_failure(self, status: RunStatus, error: BaseException) -> None:
+        """Commit how the run ended badly, with the last good state; never interrupted by cancellation.
+
+        If that commit fails too, the failure is logged and noted on ``error`` (which the caller
+        raises): the run's own error is what the caller must see.
+        """
+        if self.released:
+            return  # the run's final commit went through: nothing is left to record
+        text = "cancelled" if status is RunStatus.cancelled else f"{type(error).__name__}: {error}"
         with anyio.CancelScope(shield=True):
             with contextlib.suppress(StateSerializationError):
                 self.capture_state()  # on failure the state is put back to the last good one, committed here
-            await self.checkpoint(status, error=error)
+            try:
+                await self.checkpoint(status, error=text)
+            except KernError as commit_error:
+                log.error("run.record_failed", status=status.value, error=str(commit_error))
+                error.add_note(f"Kern could not record the run as {status.value}: {commit_error}")
 
 
 async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T:
@@ -162,6 +174,7 @@ async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T
     committed with status ``error`` (or ``cancelled``) and the exception propagates unchanged.
     """
     encode_state(spec.passed_state or {})  # refuse unstorable passed state before anything is written
+    refuse_reentry(spec.session_id)
     started_at = time.time()
     claim = await spec.store.claim(
         spec.session_id,
@@ -174,42 +187,71 @@ async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T
         busy_timeout=spec.busy_timeout,
         start=RunWrite(spec.record(RunStatus.running, started_at), spec.messages, mode="insert"),
     )
-    run: ActiveRun | None = None
+    run = ActiveRun(spec, claim, started_at)
+    token = _held.set(_held.get() | {spec.session_id})
     try:
-        run = ActiveRun(spec, claim, started_at)
-        outcome: list[T] = []
-        failure: Exception | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_keep_lease, spec.store, claim)
-            try:
-                outcome.append(await body(run))
-            except anyio.get_cancelled_exc_class():
-                await run.record_failure(RunStatus.cancelled, "cancelled")
-                raise
-            except Exception as exc:  # noqa: BLE001 - recorded on the run, then re-raised unchanged
-                await run.record_failure(RunStatus.error, f"{type(exc).__name__}: {exc}")
-                failure = exc
-            finally:
-                tg.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-        return outcome[0]
+        outcome = await _run_with_lease(run, body)
+    except BaseException as error:  # recorded on the run, then re-raised unchanged
+        cancelled = isinstance(error, anyio.get_cancelled_exc_class())
+        await run.record_failure(RunStatus.cancelled if cancelled else RunStatus.error, error)
+        raise
     finally:
-        if run is None or not run.released:
+        _held.reset(token)
+        if not run.released:
             with anyio.CancelScope(shield=True):
                 await spec.store.release(claim)
+    return outcome
+
+
+async def _run_with_lease(run: ActiveRun, body: Callable[[ActiveRun], Awaitable[T]]) -> T:
+    """``body(run)`` with the lease renewed beside it; its exception comes out as itself, not as a group."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_keep_lease, run.spec.store, run.claim)
+        try:
+            outcome.append(await body(run))
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as error:  # noqa: BLE001 - re-raised below, outside the task group
+            failure.append(error)
+        finally:
+            tg.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+_held: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("kern_held", default=frozenset())
+"""The sessions the runs of this context (and the tools they call) hold."""
+
+
+def refuse_reentry(session_id: str) -> None:
+    """Raise UsageError if the calling code runs inside a run holding ``session_id`` (it would deadlock)."""
+    if session_id in _held.get():
+        raise UsageError(
+            f"session {session_id!r} is held by the run this code is part of (a tool or hook?): another "
+            "run or state update on it would wait for itself; change run_context.session_state instead"
+        )
 
 
 async def _keep_lease(store: SessionStore, claim: Claim) -> None:
     """Renew the lease at a third of its length until cancelled.
 
-    A failed renewal is logged and ends the renewals; it is not hidden: if the lease then expires and
-    another run takes the session over, this run's next commit is refused with ClaimLostError.
+    A renewal the database fails is retried until the lease would expire. A lost claim (taken over) or a
+    lease that expired unrenewed is logged and ends the renewals; it is not hidden: this run's next
+    commit is refused with ClaimLostError.
     """
+    expires_at = claim.expires_at
     while True:
         await anyio.sleep(claim.lease_seconds / 3)
         try:
-            await store.renew(claim)
-        except (ClaimLostError, StorageError) as error:
-            log.warning("run.lease_renewal_failed", run_id=claim.run_id, error=str(error))
+            expires_at = await store.renew(claim)
+        except ClaimLostError as error:
+            log.warning("run.claim_lost", run_id=claim.run_id, error=str(error))
             return
+        except StorageError as error:
+            if time.time() >= expires_at:
+                log.warning("run.lease_expired", run_id=claim.run_id, error=str(error))
+                return
+            log.warning("run.lease_renewal_retry", run_id=claim.run_id, error=str(error))

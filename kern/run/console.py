@@ -6,7 +6,7 @@ response is redrawn live as it streams; otherwise (a pipe, a test) the final pan
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -19,7 +19,7 @@ from kern.run.output import RunOutput, ToolExecution
 
 
 async def print_events(
-    events: AsyncGenerator[RunEvent, None],
+    events: AsyncIterator[RunEvent],
     *,
     input: str,
     markdown: bool,

@@ -66,6 +66,7 @@ async def run_model_loop(
         if not response.tool_calls:
             result.content = response.content
             return result
+        exhausted = remaining is not None and remaining <= 0
         executions = await run_tool_calls(
             response.tool_calls,
             settings.toolbox,
@@ -82,6 +83,9 @@ async def run_model_loop(
                 )
             )
         await run.checkpoint()
+        if exhausted:  # called tools it was no longer offered: end here rather than loop on refusals
+            result.content = response.content
+            return result
         if settings.toolbox.stops_after(executions):
             shown = settings.toolbox.shown(executions) or executions
             result.content = "\n".join(e.result or "" for e in shown)
@@ -96,49 +100,46 @@ async def _call_model(
     emit: Emit,
     result: LoopResult,
 ) -> ModelResponse:
+    """One model call (retried while nothing has reached the consumer), its text emitted as it comes."""
     clock = time.perf_counter()
     emitted = False
     context = run.context
+    model, schema = settings.model, settings.output_schema
+
+    async def content(text: str) -> None:
+        nonlocal emitted
+        if result.time_to_first_token is None:
+            result.time_to_first_token = time.perf_counter() - clock
+        emitted = True
+        source = settings.toolbox.source
+        await emit(
+            RunContent(run_id=context.run_id, session_id=context.session_id, source=source, content=text)
+        )
 
     async def whole() -> ModelResponse:
-        return await settings.model.response(messages, tools=tools, output_schema=settings.output_schema)
+        return await model.response(messages, tools=tools, output_schema=schema)
 
     async def streamed() -> ModelResponse:
-        nonlocal emitted
         assembler = ResponseAssembler()
-        async for delta in settings.model.stream(messages, tools=tools, output_schema=settings.output_schema):
-            assembler.add(delta)
-            if delta.content:
-                if result.time_to_first_token is None:
-                    result.time_to_first_token = time.perf_counter() - clock
-                emitted = True
-                await emit(
-                    RunContent(
-                        run_id=context.run_id,
-                        session_id=context.session_id,
-                        source=settings.toolbox.source,
-                        content=delta.content,
-                    )
-                )
+        deltas = model.stream(messages, tools=tools, output_schema=schema)
+        try:
+            async for delta in deltas:
+                assembler.add(delta)
+                if delta.content:
+                    await content(delta.content)
+        finally:  # close the provider's stream now, in this task, not whenever it is collected
+            if (close := getattr(deltas, "aclose", None)) is not None:
+                await close()
         return assembler.build()
 
     response = await with_retries(
         streamed if settings.stream else whole,
         retries=settings.retries,
-        base_delay=settings.model.retry_delay,
+        base_delay=model.retry_delay,
         can_retry=lambda: not emitted,
     )
     result.model_calls += 1
     result.usage += response.usage
     if not settings.stream and response.content:
-        if result.time_to_first_token is None:
-            result.time_to_first_token = time.perf_counter() - clock
-        await emit(
-            RunContent(
-                run_id=context.run_id,
-                session_id=context.session_id,
-                source=settings.toolbox.source,
-                content=response.content,
-            )
-        )
+        await content(response.content)
     return response

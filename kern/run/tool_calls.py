@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from kern._private.calls import call_user
 from kern._private.log import get_logger
 from kern.exceptions import ToolCallError
 from kern.models.message import ToolCall
@@ -83,7 +84,9 @@ async def _execute(
         if not allowed:
             raise ToolCallError(f"tool call limit reached: {call.name!r} was not run")
         result, is_error = await _invoke(call, toolbox, run, injected), False
-    except Exception as error:  # noqa: BLE001 - the model sees the failure as the call's result
+    except anyio.get_cancelled_exc_class():
+        raise
+    except BaseException as error:  # noqa: BLE001 - the model sees the failure (even a sys.exit) as the result
         result, is_error = _describe(error), True
         log.warning("tool.failed", tool=call.name, call_id=call.id, error=result)
     done = ToolExecution(
@@ -122,11 +125,10 @@ async def _invoke(call: ToolCall, toolbox: ToolBox, run: ActiveRun, injected: In
 async def _confirmed(call: ToolCall, confirm: Confirm | None) -> bool:
     if confirm is None:
         return False
-    answer = confirm(call)
-    return await answer if isinstance(answer, Awaitable) else answer
+    return bool(await call_user(confirm, call))  # a sync confirm (input()) runs in a worker thread
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: BaseException) -> str:
     if isinstance(error, ToolCallError):
         return f"Error: {error}"
     return f"Error: {type(error).__name__}: {error}"

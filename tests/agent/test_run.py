@@ -210,3 +210,20 @@ def test_log_events_carry_the_run_and_session_ids(caplog: pytest.LogCaptureFixtu
     (record,) = [r for r in caplog.records if r.getMessage() == "tool.failed"]
     assert (record.__dict__["run_id"], record.__dict__["session_id"]) == (output.run_id, output.session_id)
     assert record.__dict__["tool"] == "broken"
+
+
+@pytest.mark.anyio
+async def test_breaking_out_of_a_stream_cancels_the_run_and_leaves_the_caller_unharmed() -> None:
+    """Leaving a stream with a plain break (no aclose) cancels that run; the caller's next run works."""
+    import gc
+
+    model = ScriptedModel("one two three four", "next")
+    agent = Agent(model=model)
+    async for _ in agent.arun("first", stream=True):
+        break
+    gc.collect()
+    output = await agent.arun("second")
+    assert output.content == "next"
+    session = await agent.aget_session()
+    assert session is not None
+    assert [r.status for r in session.runs] == [RunStatus.cancelled, RunStatus.completed]

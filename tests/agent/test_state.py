@@ -223,3 +223,13 @@ def test_update_session_state_applies_to_the_stored_state(agent_db: SyncDb) -> N
 def test_get_session_state_of_unknown_session_is_empty() -> None:
     """A session that does not exist has an empty state."""
     assert Agent(model=ScriptedModel()).get_session_state("nope") == {}
+
+
+def test_agents_without_db_share_the_process_store() -> None:
+    """State persists in the process across Agent objects built without db (one per request, say)."""
+    model = ScriptedModel(tool_call("add_item", item="milk"), "ok", "ok")
+    Agent(model=model, session_id="per-request", session_state={"shopping_list": []}, tools=[add_item]).run(
+        "add"
+    )
+    again = Agent(model=model, session_id="per-request")
+    assert again.get_session_state() == {"shopping_list": ["milk"]}

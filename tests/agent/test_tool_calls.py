@@ -114,7 +114,7 @@ async def test_tool_exception_is_an_error_result_and_the_run_goes_on() -> None:
 
 @pytest.mark.anyio
 async def test_tool_call_limit_stops_running_tools() -> None:
-    """Calls beyond tool_call_limit are refused; then the model is offered no tools and later calls fail."""
+    """Calls beyond tool_call_limit are refused; calling tools no longer offered ends the run."""
     calls: list[int] = []
 
     def work(n: int) -> str:
@@ -122,11 +122,44 @@ async def test_tool_call_limit_stops_running_tools() -> None:
         calls.append(n)
         return "done"
 
-    model = ScriptedModel([tool_call("work", n=1), tool_call("work", n=2)], tool_call("work", n=3), "stop")
+    model = ScriptedModel([tool_call("work", n=1), tool_call("work", n=2)], tool_call("work", n=3), "never")
     output = await Agent(model=model, tools=[work], tool_call_limit=1).arun("go")
     assert calls == [1]
     assert [t.is_error for t in output.tools] == [False, True, True]
     assert model.requests[1].tools == ()
+    assert model.remaining == 1
+
+
+@pytest.mark.anyio
+async def test_tool_calling_sys_exit_is_an_error_result() -> None:
+    """A tool that calls sys.exit fails that call only; the run and later runs go on."""
+    import sys
+
+    def quit_now() -> str:
+        """Exit."""
+        sys.exit(2)
+
+    agent = Agent(model=ScriptedModel(tool_call("quit_now"), "still here", "again"), tools=[quit_now])
+    output = await agent.arun("go")
+    assert output.tools[0].is_error
+    assert "SystemExit" in (output.tools[0].result or "")
+    assert agent.run("and sync").content == "again"
+
+
+@pytest.mark.anyio
+async def test_tool_updating_its_own_session_is_refused_at_once() -> None:
+    """A tool calling update_session_state on the session its run holds gets an error, not a deadlock."""
+
+    async def nested(agent: Agent) -> str:
+        """Update the state through the agent."""
+        await agent.aupdate_session_state({"x": 1})
+        return "updated"
+
+    model = ScriptedModel(tool_call("nested"), "ok")
+    with anyio.fail_after(10):
+        output = await Agent(model=model, tools=[nested], busy_timeout=60).arun("go")
+    assert output.tools[0].is_error
+    assert "run_context.session_state" in (output.tools[0].result or "")
 
 
 @pytest.mark.anyio
