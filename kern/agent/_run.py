@@ -19,6 +19,7 @@ import anyio
 import pydantic
 
 from kern._private.log import bound_run, get_logger
+from kern.db.records import Replay
 from kern.exceptions import ModelOutputError
 from kern.models.message import Message
 from kern.run.active import ActiveRun, RunSpec, execute
@@ -47,6 +48,7 @@ class RunCall:
     dependencies: Mapping[str, Any]
     metadata: Mapping[str, Any]
     stream: bool
+    idempotency_key: str | None = None
 
 
 async def run_agent(agent: Agent, call: RunCall, emit: Emit) -> RunOutput:
@@ -67,10 +69,18 @@ async def run_agent(agent: Agent, call: RunCall, emit: Emit) -> RunOutput:
         messages=(Message(role="user", content=call.input),),
         on_busy=agent.on_busy,
         busy_timeout=agent.busy_timeout,
+        lease_seconds=agent.lease_seconds,
+        idempotency_key=call.idempotency_key,
     )
+    replays: list[RunOutput] = []
+
+    def replayed(replay: Replay) -> RunOutput:
+        replays.append(replayed_output(agent, replay))
+        return replays[0]
+
     with bound_run(run_id=spec.run_id, session_id=spec.session_id):
         try:
-            return await execute(spec, lambda run: _body(agent, call, run, emit))
+            output = await execute(spec, lambda run: _body(agent, call, run, emit), replayed)
         except Exception as error:
             await emit(
                 RunError(
@@ -82,6 +92,32 @@ async def run_agent(agent: Agent, call: RunCall, emit: Emit) -> RunOutput:
                 )
             )
             raise
+    if replays:
+        log.info("run.replayed", run_id=output.run_id, idempotency_key=call.idempotency_key)
+        await emit(
+            RunCompleted(
+                run_id=output.run_id, session_id=output.session_id, source=output.source, output=output
+            )
+        )
+    return output
+
+
+def replayed_output(agent: Agent, replay: Replay) -> RunOutput:
+    """The output of the recorded run an idempotency key pointed at."""
+    run, content = replay.run, replay.run.output
+    if agent.output_schema is not None and content is not None:
+        content = agent.output_schema.model_validate(content)
+    return RunOutput(
+        run_id=run.run_id,
+        session_id=run.session_id,
+        user_id=run.user_id,
+        source=run.component_id or agent.component_id,
+        status=run.status,
+        content=content,
+        messages=tuple(replay.messages),
+        metrics=RunMetrics.from_json(run.metrics),
+        session_state=replay.session.session_state,
+    )
 
 
 async def _body(agent: Agent, call: RunCall, run: ActiveRun, emit: Emit) -> RunOutput:

@@ -23,7 +23,7 @@ from kern.agent._prompt import PromptParts
 from kern.agent._run import RunCall, run_agent
 from kern.db.base import BaseDb
 from kern.db.records import OnBusy
-from kern.db.store import DEFAULT_BUSY_TIMEOUT, SessionStore
+from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
@@ -80,6 +80,7 @@ class Agent:
     confirm_tool_call: Confirm | None = None
     on_busy: OnBusy = "wait"
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
     _parts: _Parts = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +141,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Coroutine[Any, Any, RunOutput]: ...
 
     @overload
@@ -153,6 +155,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> EventStream: ...
 
     def arun(
@@ -165,14 +168,19 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Coroutine[Any, Any, RunOutput] | EventStream:
         """Run once: ``await agent.arun(...)``, or ``async for event in agent.arun(..., stream=True)``.
 
         ``session_id``/``user_id`` default to the Agent's. ``session_state`` is merged into the stored state
         (or replaces it with ``overwrite_db_session_state``); ``dependencies`` and ``metadata`` are merged
-        over the Agent's for this run only.
+        over the Agent's for this run only. With ``idempotency_key``, a call repeating the key of a
+        completed run of the session returns that run's output instead of running again (a retried
+        webhook); a stream of such a call yields just its RunCompleted.
         """
-        call = self._call(input, stream, session_id, user_id, session_state, dependencies, metadata)
+        call = self._call(
+            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
+        )
         if stream:
             return event_stream(lambda emit: run_agent(self, call, emit))
         return run_agent(self, call, discard)
@@ -188,6 +196,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> RunOutput: ...
 
     @overload
@@ -201,6 +210,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Iterator[RunEvent]: ...
 
     def run(
@@ -213,9 +223,12 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> RunOutput | Iterator[RunEvent]:
         """The sync face of :meth:`arun`; works inside a running event loop too."""
-        call = self._call(input, stream, session_id, user_id, session_state, dependencies, metadata)
+        call = self._call(
+            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
+        )
         if stream:
             return iterate_sync(lambda: event_stream(lambda emit: run_agent(self, call, emit)))
         return run_sync(lambda: run_agent(self, call, discard))
@@ -232,9 +245,12 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> RunOutput | None:
         """Run once and print the exchange with rich (live, as it streams, with ``stream=True``)."""
-        call = self._call(input, stream, session_id, user_id, session_state, dependencies, metadata)
+        call = self._call(
+            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
+        )
         return await print_events(
             event_stream(lambda emit: run_agent(self, call, emit)),
             input=call.input,
@@ -254,6 +270,7 @@ class Agent:
         session_state: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> RunOutput | None:
         """The sync face of :meth:`aprint_response`."""
         return run_sync(
@@ -267,6 +284,7 @@ class Agent:
                 session_state=session_state,
                 dependencies=dependencies,
                 metadata=metadata,
+                idempotency_key=idempotency_key,
             )
         )
 
@@ -314,6 +332,7 @@ class Agent:
             initial_state=self.session_state or {},
             on_busy=self.on_busy,
             busy_timeout=self.busy_timeout,
+            lease_seconds=self.lease_seconds,
         )
         try:
             state = claim.session.session_state
@@ -369,6 +388,7 @@ class Agent:
         session_state: Mapping[str, Any] | None,
         dependencies: Mapping[str, Any] | None,
         metadata: Mapping[str, Any] | None,
+        idempotency_key: str | None = None,
     ) -> RunCall:
         text = (input.content or "") if isinstance(input, Message) else input
         return RunCall(
@@ -379,6 +399,7 @@ class Agent:
             dependencies={**(self.dependencies or {}), **(dependencies or {})},
             metadata={**(self.metadata or {}), **(metadata or {})},
             stream=stream,
+            idempotency_key=idempotency_key,
         )
 
 

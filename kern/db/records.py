@@ -36,6 +36,18 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class Replay:
+    """The session already has a completed run with the idempotency key asked for: here it is.
+
+    No claim was taken. ``messages`` are that run's, ``session`` the session as it stands now.
+    """
+
+    run: RunRecord
+    messages: list[Message]
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
 class Busy:
     """The session is held by another run until ``expires_at`` (unix seconds)."""
 

@@ -17,7 +17,7 @@ from kern.db._sql import claims, sessions
 from kern.db._sql.executor import AnyExecutor
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import Tables
-from kern.db.records import Busy, Claim, OnBusy, RunWrite
+from kern.db.records import Busy, Claim, OnBusy, Replay, RunWrite
 from kern.exceptions import SessionBusyError, UsageError
 from kern.models.message import Message
 from kern.session.patch import PatchOp
@@ -158,9 +158,45 @@ class SessionStore:
         """Lease the session to ``run_id``, creating it with ``initial_state`` if it does not exist.
 
         ``start`` (the run's row and first messages) is written in the claiming transaction.
-
         When another run holds it: ``on_busy="reject"`` raises SessionBusyError at once; ``"wait"``
         retries until the holder releases it or its lease expires, up to ``busy_timeout`` seconds.
+        """
+        if start is not None and start.run.idempotency_key is not None:
+            raise UsageError("a start with an idempotency key may be replayed: use claim_or_replay")
+        result = await self.claim_or_replay(
+            session_id,
+            session_type,
+            run_id=run_id,
+            user_id=user_id,
+            component_id=component_id,
+            initial_state=initial_state,
+            on_busy=on_busy,
+            busy_timeout=busy_timeout,
+            lease_seconds=lease_seconds,
+            start=start,
+        )
+        assert isinstance(result, Claim)  # only a start with an idempotency key can be replayed
+        return result
+
+    async def claim_or_replay(
+        self,
+        session_id: str,
+        session_type: SessionType,
+        *,
+        run_id: str,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        initial_state: Mapping[str, Any] | None = None,
+        on_busy: OnBusy = "wait",
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        start: RunWrite | None = None,
+    ) -> Claim | Replay:
+        """:meth:`claim`, except that a ``start`` whose run carries an idempotency key that a completed
+        run of the session already has gets that run back as a :class:`Replay`, and nothing is claimed.
+
+        The check runs in the claiming transaction, once the session is free, so two calls with the same
+        key run once: the second waits for the first and replays it.
         """
         if on_busy not in ("wait", "reject"):
             raise UsageError(f"on_busy must be 'wait' or 'reject', got {on_busy!r}")
@@ -179,7 +215,7 @@ class SessionStore:
                 lease_seconds=lease_seconds,
                 start=start,
             )
-            if isinstance(result, Claim):
+            if not isinstance(result, Busy):
                 return result
             remaining = deadline - anyio.current_time()
             if on_busy == "reject" or remaining <= 0:

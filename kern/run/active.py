@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import anyio
 
 from kern._private.log import get_logger
-from kern.db.records import Claim, OnBusy, RunWrite
-from kern.db.store import DEFAULT_BUSY_TIMEOUT, SessionStore
+from kern.db.records import Claim, OnBusy, Replay, RunWrite
+from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import ClaimLostError, KernError, StateSerializationError, StorageError, UsageError
 from kern.models.message import Message
 from kern.run.context import RunContext
@@ -54,7 +54,9 @@ class RunSpec:
     messages: tuple[Message, ...] = ()
     on_busy: OnBusy = "wait"
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
     parent_run_id: str | None = None
+    idempotency_key: str | None = None
 
     def record(
         self,
@@ -77,6 +79,7 @@ class RunSpec:
             output=output,
             metrics=dict(metrics or {}),
             error=error,
+            idempotency_key=self.idempotency_key,
             created_at=started_at,
         )
 
@@ -166,17 +169,23 @@ class ActiveRun:
                 error.add_note(f"Kern could not record the run as {status.value}: {commit_error}")
 
 
-async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T:
+async def execute(
+    spec: RunSpec,
+    body: Callable[[ActiveRun], Awaitable[T]],
+    replayed: Callable[[Replay], T] | None = None,
+) -> T:
     """Claim the session, run ``body`` on it with the lease kept alive, record the ending, release.
 
     The claim's transaction also writes the run's row (``running``) and its opening messages. ``body``
     commits the completed run itself (its output is its own business). If it raises, the run is
-    committed with status ``error`` (or ``cancelled``) and the exception propagates unchanged.
+    committed with status ``error`` (or ``cancelled``) and the exception propagates unchanged. With an
+    idempotency key that a completed run of the session already has, nothing runs: ``replayed`` turns
+    that run into the result.
     """
     encode_state(spec.passed_state or {})  # refuse unstorable passed state before anything is written
     refuse_reentry(spec.session_id)
     started_at = time.time()
-    claim = await spec.store.claim(
+    claim = await spec.store.claim_or_replay(
         spec.session_id,
         spec.session_type,
         run_id=spec.run_id,
@@ -185,8 +194,13 @@ async def execute(spec: RunSpec, body: Callable[[ActiveRun], Awaitable[T]]) -> T
         initial_state=spec.default_state,
         on_busy=spec.on_busy,
         busy_timeout=spec.busy_timeout,
+        lease_seconds=spec.lease_seconds,
         start=RunWrite(spec.record(RunStatus.running, started_at), spec.messages, mode="insert"),
     )
+    if isinstance(claim, Replay):
+        if replayed is None:
+            raise UsageError("a run with an idempotency key needs a way to replay the recorded run")
+        return replayed(claim)
     run = ActiveRun(spec, claim, started_at)
     token = _held.set(_held.get() | {spec.session_id})
     try:

@@ -40,6 +40,18 @@ class RunMetrics:
         """Input plus output tokens."""
         return self.input_tokens + self.output_tokens
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunMetrics:
+        """The metrics as stored by :meth:`to_json` (unknown keys ignored, missing ones zero)."""
+        return cls(
+            input_tokens=int(data.get("input_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            model_calls=int(data.get("model_calls", 0)),
+            tool_calls=int(data.get("tool_calls", 0)),
+            duration=float(data.get("duration", 0.0)),
+            time_to_first_token=data.get("time_to_first_token"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The form stored in the run row's ``metrics`` column."""
         return {

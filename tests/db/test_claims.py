@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 from kern.db._sql import claims
 from kern.db._sql.tables import Tables
 from kern.db.base import BaseDb
-from kern.db.records import Busy, Claim, RunWrite, RunWriteMode
+from kern.db.records import Busy, Claim, Replay, RunWrite, RunWriteMode
 from kern.db.store import SessionStore
 from kern.exceptions import ClaimLostError, KernError, SessionBusyError, UsageError
 from kern.models.message import Message
@@ -371,6 +371,43 @@ async def test_final_commit_can_release_the_session(db: BaseDb) -> None:
     assert second.session.session_state == {"done": True}
     with pytest.raises(ClaimLostError):
         await db.store.commit(first)
+
+
+async def test_completed_run_with_the_key_is_replayed_without_claiming(db: BaseDb) -> None:
+    """claim_or_replay with a key a completed run has returns that run and its messages, claiming nothing."""
+    start = RunWrite(run_record("r1", RunStatus.running, idempotency_key="k"), messages_for("r1", "user"))
+    first = await db.store.claim_or_replay(SID, AGENT, run_id="r1", user_id=USER, start=start)
+    assert isinstance(first, Claim)
+    done = RunWrite(run_record("r1", idempotency_key="k", output="answer"), first_seq=1, mode="update")
+    await db.store.commit(first, writes=[done], release=True)
+    again = RunWrite(run_record("r2", RunStatus.running, idempotency_key="k"))
+    replay = await db.store.claim_or_replay(SID, AGENT, run_id="r2", user_id=USER, start=again)
+    assert isinstance(replay, Replay)
+    assert (replay.run.run_id, replay.run.output) == ("r1", "answer")
+    assert [m.role for m in replay.messages] == ["user"]
+    assert [r.run_id for r in await db.store.get_runs(SID)] == ["r1"]
+    await claim(db.store, "r3", on_busy="reject")  # nothing was claimed by the replay
+
+
+async def test_key_of_a_failed_run_is_given_up_for_the_retry(db: BaseDb) -> None:
+    """A run with the key that did not complete gives it up: the new run takes it and runs."""
+    start = RunWrite(run_record("r1", RunStatus.running, idempotency_key="k"))
+    first = await db.store.claim_or_replay(SID, AGENT, run_id="r1", user_id=USER, start=start)
+    assert isinstance(first, Claim)
+    await db.store.commit(
+        first, writes=[RunWrite(run_record("r1", RunStatus.error), mode="update")], release=True
+    )
+    retry = RunWrite(run_record("r2", RunStatus.running, idempotency_key="k"))
+    second = await db.store.claim_or_replay(SID, AGENT, run_id="r2", user_id=USER, start=retry)
+    assert isinstance(second, Claim)
+    keys = {r.run_id: r.idempotency_key for r in await db.store.get_runs(SID)}
+    assert keys == {"r1": None, "r2": "k"}
+
+
+async def test_plain_claim_refuses_a_start_that_could_replay(db: BaseDb) -> None:
+    """claim() with an idempotency key is a usage error: only claim_or_replay can hand back a Replay."""
+    with pytest.raises(UsageError, match="claim_or_replay"):
+        await claim(db.store, "r1", start=RunWrite(run_record("r1", RunStatus.running, idempotency_key="k")))
 
 
 # --- renew and release --------------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from kern.db._sql.dialect import for_update, upsert
-from kern.db._sql.rows import message_from_json
+from kern.db._sql.rows import message_from_json, run_from_row
 from kern.db._sql.sessions import lock_or_create, now, session_from_row
 from kern.db._sql.tables import Tables
-from kern.db.records import Busy, Claim, RunWrite
+from kern.db.records import Busy, Claim, Replay, RunWrite
 from kern.exceptions import ClaimLostError, UsageError
 from kern.models.message import Message
 from kern.run.status import RunStatus
@@ -41,11 +41,13 @@ def try_claim(
     initial_state: Mapping[str, Any],
     lease_seconds: float,
     start: RunWrite | None = None,
-) -> Claim | Busy:
+) -> Claim | Busy | Replay:
     """Create the session if needed and lease it to ``run_id``, or say who holds it.
 
     A holder whose lease expired is taken over: its run is marked ``abandoned`` in the same transaction.
     ``start`` (the run's row and first messages) is written in that transaction too, once the lease is won.
+    When ``start`` carries an idempotency key that a completed run of the session already has, that run
+    is returned as a Replay and nothing is claimed; a run with the key that did not complete gives it up.
     """
     row, created = lock_or_create(
         conn,
@@ -67,6 +69,9 @@ def try_claim(
             .where(t.runs.c.run_id == abandoned, t.runs.c.status == RunStatus.running.value)
             .values(status=RunStatus.abandoned.value, updated_at=stamp)
         )
+    key = start.run.idempotency_key if start is not None else None
+    if key is not None and (replay := _replay(conn, t, row, key)) is not None:
+        return replay
     token, expires_at = row["lease_token"] + 1, stamp + lease_seconds
     conn.execute(
         update(t.sessions)
@@ -88,6 +93,25 @@ def try_claim(
     if start is not None:
         _write_run(conn, t, claim, start, stamp)
     return claim
+
+
+def _replay(conn: Connection, t: Tables, row: Any, key: str) -> Replay | None:
+    """The completed run of this session with ``key``; a run with it that did not complete releases it."""
+    session_id = row["session_id"]
+    same_key = (t.runs.c.session_id == session_id) & (t.runs.c.idempotency_key == key)
+    earlier = conn.execute(select(t.runs).where(same_key)).mappings().first()
+    if earlier is None:
+        return None
+    if earlier["status"] != RunStatus.completed.value:
+        conn.execute(update(t.runs).where(same_key).values(idempotency_key=None))
+        return None
+    stmt = (
+        select(t.messages.c.message)
+        .where(t.messages.c.run_id == earlier["run_id"])
+        .order_by(t.messages.c.seq)
+    )
+    messages = [message_from_json(m) for m in conn.execute(stmt).scalars()]
+    return Replay(run=run_from_row(earlier), messages=messages, session=session_from_row(row))
 
 
 def renew(conn: Connection, t: Tables, claim: Claim, lease_seconds: float) -> float:
