@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -27,6 +25,7 @@ from kern.run.events import Emit, RunCompleted, RunError, RunStarted
 from kern.run.hooks import run_hooks
 from kern.run.model_loop import LoopResult, LoopSettings, run_model_loop
 from kern.run.output import RunMetrics, RunOutput
+from kern.run.runnable import RunCall
 from kern.run.status import RunStatus
 from kern.session.schema import SessionType
 from kern.tools import Injected
@@ -35,20 +34,6 @@ if TYPE_CHECKING:
     from kern.agent.agent import Agent
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RunCall:
-    """What one call of ``arun``/``run`` asked for, before the session is claimed."""
-
-    input: str
-    session_id: str
-    user_id: str | None
-    session_state: Mapping[str, Any] | None
-    dependencies: Mapping[str, Any]
-    metadata: Mapping[str, Any]
-    stream: bool
-    idempotency_key: str | None = None
 
 
 async def run_agent(agent: Agent, call: RunCall, emit: Emit) -> RunOutput:

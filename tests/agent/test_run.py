@@ -227,3 +227,30 @@ async def test_breaking_out_of_a_stream_cancels_the_run_and_leaves_the_caller_un
     session = await agent.aget_session()
     assert session is not None
     assert [r.status for r in session.runs] == [RunStatus.cancelled, RunStatus.completed]
+
+
+@pytest.mark.anyio
+async def test_task_cancel_records_the_run_as_cancelled(agent_db: SyncDb) -> None:
+    """asyncio's own Task.cancel() on a running arun commits it as cancelled and frees the session."""
+    import asyncio
+
+    import anyio
+
+    started = anyio.Event()
+
+    async def slow() -> str:
+        """Hang."""
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    agent = Agent(model=ScriptedModel(tool_call("slow"), "after"), db=agent_db, tools=[slow], on_busy="reject")
+    task = asyncio.get_running_loop().create_task(agent.arun("go"))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    session = agent_db.get_session(agent.session_id, SessionType.AGENT)
+    assert session is not None
+    assert [r.status for r in session.runs] == [RunStatus.cancelled]
+    assert (await agent.arun("again")).content == "after"

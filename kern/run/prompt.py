@@ -1,4 +1,4 @@
-"""The Agent's system message, rebuilt for every model call from small sections.
+"""A runnable's system message, rebuilt for every model call from small sections.
 
 Each flag of the definition maps to one section: description and instructions (with ``{key}``
 templating from state, dependencies, metadata and the user id), the toolkits' own instructions, the

@@ -1,0 +1,364 @@
+"""The faces every runnable shares: ``arun``/``run``, ``aprint_response``/``print_response``, and the
+session API (``get_session_state``, ``update_session_state``, ``get_session``, ``get_chat_history``,
+``delete_session`` and their ``a`` twins).
+
+An Agent and a Team are two runnables over one floor: each says how to run once (``_execute``), what
+session type it keeps, its id and its store; everything here is written once for both. The ``a``
+methods are the implementation; the plain ones drive them from sync code (kern._private.sync).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Coroutine, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, overload
+
+import anyio
+
+from kern._private.sync import iterate_sync, run_sync
+from kern.db.records import OnBusy
+from kern.db.store import SessionStore
+from kern.models.message import Message
+from kern.run.active import refuse_reentry
+from kern.run.console import print_events
+from kern.run.events import Emit, RunEvent, discard
+from kern.run.output import RunOutput
+from kern.run.streams import EventStream, event_stream
+from kern.session.codec import encode_state
+from kern.session.patch import diff
+from kern.session.schema import Session, SessionType
+from kern.session.state import apply_updates
+
+
+@dataclass(frozen=True, slots=True)
+class RunCall:
+    """What one call of ``arun``/``run`` asked for, before the session is claimed."""
+
+    input: str
+    session_id: str
+    user_id: str | None
+    session_state: Mapping[str, Any] | None
+    dependencies: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    stream: bool
+    idempotency_key: str | None = None
+
+
+class Runnable(ABC):
+    """The shared faces of a definition whose runs persist in sessions of ``session_type``."""
+
+    session_type: ClassVar[SessionType]
+    user_id: str | None
+    session_state: Mapping[str, Any] | None
+    dependencies: Mapping[str, Any] | None
+    metadata: Mapping[str, Any] | None
+    markdown: bool
+    on_busy: OnBusy
+    busy_timeout: float
+    lease_seconds: float
+
+    @property
+    @abstractmethod
+    def component_id(self) -> str:
+        """The id runs and sessions are stored under."""
+
+    @property
+    @abstractmethod
+    def default_session_id(self) -> str:
+        """The session runs use when the call names none (generated when the definition was built)."""
+
+    @property
+    @abstractmethod
+    def store(self) -> SessionStore:
+        """The store runs persist to."""
+
+    @abstractmethod
+    def _execute(self, call: RunCall, emit: Emit) -> Coroutine[Any, Any, RunOutput]:
+        """Run once on the call's session and return the committed output."""
+
+    # --- running ---------------------------------------------------------------------------------------
+
+    @overload
+    def arun(
+        self,
+        input: str | Message,
+        *,
+        stream: Literal[False] = False,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Coroutine[Any, Any, RunOutput]: ...
+
+    @overload
+    def arun(
+        self,
+        input: str | Message,
+        *,
+        stream: Literal[True],
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> EventStream: ...
+
+    def arun(
+        self,
+        input: str | Message,
+        *,
+        stream: bool = False,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Coroutine[Any, Any, RunOutput] | EventStream:
+        """Run once: ``await agent.arun(...)``, or ``async for event in agent.arun(..., stream=True)``.
+
+        ``session_id``/``user_id`` default to the Agent's. ``session_state`` is merged into the stored state
+        (or replaces it with ``overwrite_db_session_state``); ``dependencies`` and ``metadata`` are merged
+        over the Agent's for this run only. With ``idempotency_key``, a call repeating the key of a
+        completed run of the session returns that run's output instead of running again (a retried
+        webhook); a stream of such a call yields just its RunCompleted.
+        """
+        call = self._call(
+            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
+        )
+        if stream:
+            return event_stream(lambda emit: self._execute(call, emit))
+        return self._execute(call, discard)
+
+    @overload
+    def run(
+        self,
+        input: str | Message,
+        *,
+        stream: Literal[False] = False,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunOutput: ...
+
+    @overload
+    def run(
+        self,
+        input: str | Message,
+        *,
+        stream: Literal[True],
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Iterator[RunEvent]: ...
+
+    def run(
+        self,
+        input: str | Message,
+        *,
+        stream: bool = False,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunOutput | Iterator[RunEvent]:
+        """The sync face of :meth:`arun`; works inside a running event loop too."""
+        call = self._call(
+            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
+        )
+        if stream:
+            return iterate_sync(lambda: event_stream(lambda emit: self._execute(call, emit)))
+        return run_sync(lambda: self._execute(call, discard))
+
+    async def aprint_response(
+        self,
+        input: str | Message,
+        *,
+        stream: bool = False,
+        markdown: bool | None = None,
+        show_tool_calls: bool = True,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunOutput | None:
+        """Run once and print the exchange with rich (live, as it streams, with ``stream=True``)."""
+        call = self._call(
+            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
+        )
+        return await print_events(
+            event_stream(lambda emit: self._execute(call, emit)),
+            input=call.input,
+            markdown=self.markdown if markdown is None else markdown,
+            show_tool_calls=show_tool_calls,
+        )
+
+    def print_response(
+        self,
+        input: str | Message,
+        *,
+        stream: bool = False,
+        markdown: bool | None = None,
+        show_tool_calls: bool = True,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunOutput | None:
+        """The sync face of :meth:`aprint_response`."""
+        return run_sync(
+            lambda: self.aprint_response(
+                input,
+                stream=stream,
+                markdown=markdown,
+                show_tool_calls=show_tool_calls,
+                session_id=session_id,
+                user_id=user_id,
+                session_state=session_state,
+                dependencies=dependencies,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    # --- the session ------------------------------------------------------------------------------------
+
+    async def aget_session(self, session_id: str | None = None, user_id: str | None = None) -> Session | None:
+        """The stored session (default: this Agent's), with its messages and runs; None if there is none."""
+        return await self.store.get_session(
+            session_id or self.default_session_id, self.session_type, self._user(user_id)
+        )
+
+    def get_session(self, session_id: str | None = None, user_id: str | None = None) -> Session | None:
+        """The sync face of :meth:`aget_session`."""
+        return run_sync(lambda: self.aget_session(session_id, user_id))
+
+    async def aget_session_state(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """The stored state of a session (default: this Agent's); ``{}`` if the session does not exist yet."""
+        sid = session_id or self.default_session_id
+        session = await self.store.get_session(sid, self.session_type, self._user(user_id))
+        return session.session_state if session is not None else {}
+
+    def get_session_state(self, session_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+        """The sync face of :meth:`aget_session_state`."""
+        return run_sync(lambda: self.aget_session_state(session_id, user_id))
+
+    async def aupdate_session_state(
+        self, updates: Mapping[str, Any], session_id: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Apply ``updates`` to a session's stored state and return the new state.
+
+        Dicts merge, other values replace, None deletes. It takes its turn on the session like a run
+        does, so it never races one; a session that does not exist yet is created with the default state.
+        """
+        store = self.store
+        sid = session_id or self.default_session_id
+        refuse_reentry(sid)
+        claim = await store.claim(
+            sid,
+            self.session_type,
+            run_id=f"update-{uuid.uuid4()}",
+            user_id=self._user(user_id),
+            component_id=self.component_id,
+            initial_state=self.session_state or {},
+            on_busy=self.on_busy,
+            busy_timeout=self.busy_timeout,
+            lease_seconds=self.lease_seconds,
+        )
+        try:
+            state = claim.session.session_state
+            apply_updates(state, updates)
+            patch = diff(claim.state_snapshot, encode_state(state))
+            with anyio.CancelScope(shield=True):
+                await store.commit(claim, state_patch=patch, release=True)
+            return state
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await store.release(claim)
+            raise
+
+    def update_session_state(
+        self, updates: Mapping[str, Any], session_id: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """The sync face of :meth:`aupdate_session_state`."""
+        return run_sync(lambda: self.aupdate_session_state(updates, session_id, user_id))
+
+    async def aget_chat_history(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> list[Message]:
+        """The user/assistant/tool messages of a session's completed runs, oldest first."""
+        return await self.store.history(session_id or self.default_session_id, self._user(user_id))
+
+    def get_chat_history(self, session_id: str | None = None, user_id: str | None = None) -> list[Message]:
+        """The sync face of :meth:`aget_chat_history`."""
+        return run_sync(lambda: self.aget_chat_history(session_id, user_id))
+
+    async def adelete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
+        """Delete a session with its runs and messages; False if it did not exist."""
+        return await self.store.delete_session(session_id or self.default_session_id, self._user(user_id))
+
+    def delete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
+        """The sync face of :meth:`adelete_session`."""
+        return run_sync(lambda: self.adelete_session(session_id, user_id))
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _user(self, user_id: str | None) -> str | None:
+        return user_id if user_id is not None else self.user_id
+
+    def _call(
+        self,
+        input: str | Message,
+        stream: bool,
+        session_id: str | None,
+        user_id: str | None,
+        session_state: Mapping[str, Any] | None,
+        dependencies: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any] | None,
+        idempotency_key: str | None = None,
+    ) -> RunCall:
+        text = (input.content or "") if isinstance(input, Message) else input
+        return RunCall(
+            input=text,
+            session_id=session_id or self.default_session_id,
+            user_id=user_id if user_id is not None else self.user_id,
+            session_state=session_state,
+            dependencies={**(self.dependencies or {}), **(dependencies or {})},
+            metadata={**(self.metadata or {}), **(metadata or {})},
+            stream=stream,
+            idempotency_key=idempotency_key,
+        )
+
+
+_process_store: list[SessionStore] = []
+_process_store_lock = threading.Lock()
+
+
+def process_store() -> SessionStore:
+    """The in-process store of every definition built without ``db``: state persists for the process."""
+    with _process_store_lock:
+        if not _process_store:
+            from kern.db.in_memory import InMemoryDb
+
+            _process_store.append(InMemoryDb().store)
+        return _process_store[0]
