@@ -244,7 +244,8 @@ async def test_task_cancel_records_the_run_as_cancelled(agent_db: SyncDb) -> Non
         await anyio.sleep_forever()
         return "never"
 
-    agent = Agent(model=ScriptedModel(tool_call("slow"), "after"), db=agent_db, tools=[slow], on_busy="reject")
+    model = ScriptedModel(tool_call("slow"), "after")
+    agent = Agent(model=model, db=agent_db, tools=[slow], on_busy="reject")
     task = asyncio.get_running_loop().create_task(agent.arun("go"))
     await started.wait()
     task.cancel()
