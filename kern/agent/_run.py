@@ -8,22 +8,18 @@ the post-hooks, then commit the completed run with its output and metrics.
 
 from __future__ import annotations
 
-import dataclasses
-import time
 import uuid
-from typing import TYPE_CHECKING, Any
-
-import anyio
-import pydantic
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kern._private.log import bound_run, get_logger
 from kern.db.records import Replay
-from kern.exceptions import ModelOutputError
 from kern.models.message import Message
-from kern.run.active import ActiveRun, RunSpec, execute
+from kern.run.active import ActiveRun, RunHandle, RunSpec, execute
 from kern.run.events import Emit, RunCompleted, RunError, RunStarted
+from kern.run.finish import commit_completed, loop_output
 from kern.run.hooks import run_hooks
-from kern.run.model_loop import LoopResult, LoopSettings, run_model_loop
+from kern.run.model_loop import LoopSettings, run_model_loop
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.runnable import RunCall
 from kern.run.status import RunStatus
@@ -114,78 +110,44 @@ async def _body(agent: Agent, call: RunCall, run: ActiveRun, emit: Emit) -> RunO
     history: list[Message] = []
     if agent.add_history_to_context:
         history = await agent.store.history(context.session_id, context.user_id, agent.num_history_runs)
-    await run_hooks(agent.hooks[0], run, {"run_input": call.input, "agent": agent})
-
-    def prompt() -> list[Message]:
-        system = agent.prompt.system_message(context)
-        return [*([system] if system else []), *history, *run.messages]
-
-    settings = LoopSettings(
-        model=agent.resolved_model,
-        toolbox=agent.toolbox,
-        retries=agent.resolved_model.retries if agent.retries is None else agent.retries,
-        stream=call.stream,
-        output_schema=agent.output_schema,
-        tool_call_limit=agent.tool_call_limit,
-    )
-    result = await run_model_loop(settings, run, prompt, Injected(run_context=context, agent=agent), emit)
-    output = _output(agent, run, result)
-    await run_hooks(agent.hooks[1], run, {"run_output": output, "agent": agent})
-    stored = (
-        output.content.model_dump(mode="json")
-        if isinstance(output.content, pydantic.BaseModel)
-        else output.content
-    )
-    with anyio.CancelScope(shield=True):  # once the model has answered, the answer is kept
-        await run.checkpoint(RunStatus.completed, output=stored, metrics=output.metrics.to_json())
-    output = dataclasses.replace(output, session_state=run.state_snapshot())
-    log.debug("run.completed", agent=agent.component_id, duration=round(output.metrics.duration, 4))
+    output = await agent_turn(agent, run, emit, input=call.input, history=history, stream=call.stream)
+    log.debug("run.completed", agent=source, duration=round(output.metrics.duration, 4))
     await emit(
         RunCompleted(run_id=context.run_id, session_id=context.session_id, source=source, output=output)
     )
     return output
 
 
-def _output(agent: Agent, run: ActiveRun, result: LoopResult) -> RunOutput:
-    context = run.context
-    return RunOutput(
-        run_id=context.run_id,
-        session_id=context.session_id,
-        user_id=context.user_id,
-        source=agent.component_id,
-        status=RunStatus.completed,
-        content=_content(agent, result),
-        messages=tuple(run.messages),
-        tools=tuple(result.tools),
-        metrics=RunMetrics(
-            input_tokens=result.usage.input_tokens,
-            output_tokens=result.usage.output_tokens,
-            model_calls=result.model_calls,
-            tool_calls=len(result.tools),
-            duration=time.time() - run.started_at,
-            time_to_first_token=result.time_to_first_token,
-        ),
-        session_state=run.state_snapshot(),
+async def agent_turn(
+    agent: Agent,
+    run: RunHandle,
+    emit: Emit,
+    *,
+    input: str,
+    history: Sequence[Message] = (),
+    stream: bool = False,
+    team: object | None = None,
+) -> RunOutput:
+    """The Agent's work on a run that holds its session: hooks, the model/tool loop, the final commit.
+
+    A top-level run and a team member's run (a ChildRun inside the team's claim) both come here.
+    """
+    await run_hooks(agent.hooks[0], run, {"run_input": input, "agent": agent})
+
+    def prompt() -> list[Message]:
+        system = agent.prompt.system_message(run.context)
+        return [*([system] if system else []), *history, *run.messages]
+
+    settings = LoopSettings(
+        model=agent.resolved_model,
+        toolbox=agent.toolbox,
+        retries=agent.resolved_model.retries if agent.retries is None else agent.retries,
+        stream=stream,
+        output_schema=agent.output_schema,
+        tool_call_limit=agent.tool_call_limit,
     )
-
-
-def _content(agent: Agent, result: LoopResult) -> Any:
-    schema = agent.output_schema
-    if schema is None or result.content is None:
-        return result.content
-    try:
-        return schema.model_validate_json(_strip_fence(result.content))
-    except pydantic.ValidationError as error:
-        raise ModelOutputError(
-            f"the answer of model {agent.resolved_model.id!r} does not match {schema.__name__}: {error}",
-            model=agent.resolved_model.id,
-        ) from error
-
-
-def _strip_fence(text: str) -> str:
-    """Models often wrap JSON in a ```json fence; the schema is about what is inside."""
-    stripped = text.strip()
-    if stripped.startswith("```") and stripped.endswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        return stripped.rsplit("```", 1)[0]
-    return stripped
+    injected = Injected(run_context=run.context, agent=agent, team=team)
+    result = await run_model_loop(settings, run, prompt, injected, emit)
+    output = loop_output(run, settings, result, source=agent.component_id)
+    await run_hooks(agent.hooks[1], run, {"run_output": output, "agent": agent})
+    return await commit_completed(run, output)

@@ -7,8 +7,6 @@ implementation; ``run`` and ``print_response`` drive them from sync code (kern._
 
 from __future__ import annotations
 
-import os
-import re
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,18 +14,19 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from kern.agent._run import run_agent
+from kern.agent._run import agent_turn, run_agent
 from kern.db.base import BaseDb
 from kern.db.records import OnBusy
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import UsageError
 from kern.models.base import Model
+from kern.run.active import RunHandle
 from kern.run.agentic_state import agentic_state_tool
 from kern.run.events import Emit
 from kern.run.hooks import Hook
 from kern.run.output import RunOutput
 from kern.run.prompt import PromptParts
-from kern.run.runnable import RunCall, Runnable, process_store
+from kern.run.runnable import RunCall, Runnable, default_model, process_store, slug
 from kern.run.tool_calls import Confirm, ToolBox
 from kern.session.schema import SessionType
 from kern.tools import Function, Toolkit, resolve_tools
@@ -129,16 +128,22 @@ class Agent(Runnable):
     def _execute(self, call: RunCall, emit: Emit) -> Coroutine[Any, Any, RunOutput]:
         return run_agent(self, call, emit)
 
+    async def arun_member(
+        self, run: RunHandle, emit: Emit, *, task: str, stream: bool = False, team: object | None = None
+    ) -> RunOutput:
+        """Do ``task`` as a team member, on a member run inside the team's claim (its state is the team's)."""
+        return await agent_turn(self, run, emit, input=task, stream=stream, team=team)
+
 
 class _Parts:
     """What an Agent derives from its definition once: model, tools, prompt, and its store."""
 
     def __init__(self, agent: Agent, functions: Sequence[Function]) -> None:
-        self.component_id = agent.id or _slug(agent.name) or "agent"
+        self.component_id = agent.id or slug(agent.name) or "agent"
         self.session_id = agent.session_id or str(uuid.uuid4())
         self.pre_hooks = tuple(agent.pre_hooks)
         self.post_hooks = tuple(agent.post_hooks)
-        self.model = agent.model or _default_model()
+        self.model = agent.model or default_model()
         self.toolbox = ToolBox(
             functions={f.name: f for f in functions},
             source=agent.id or "agent",
@@ -159,19 +164,3 @@ class _Parts:
 
     def store(self) -> SessionStore:
         return self._db.store if self._db is not None else process_store()
-
-
-def _default_model() -> Model:
-    if model_id := os.environ.get("KERN_MODEL"):
-        from kern.models.litellm import LiteLLM
-
-        return LiteLLM(id=model_id)
-    from kern.models.openai import OpenAIChat
-
-    return OpenAIChat(id="gpt-4o")
-
-
-def _slug(name: str | None) -> str | None:
-    if not name:
-        return None
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or None

@@ -2,6 +2,8 @@
 
 from kern.run.context import RunContext
 from kern.run.events import (
+    MemberRunCompleted,
+    MemberRunStarted,
     RunCompleted,
     RunContent,
     RunError,
@@ -14,6 +16,8 @@ from kern.run.output import RunMetrics, RunOutput, ToolExecution
 from kern.run.status import RunStatus
 
 __all__ = [
+    "MemberRunCompleted",
+    "MemberRunStarted",
     "RunCompleted",
     "RunContent",
     "RunContext",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import anyio
@@ -105,6 +106,7 @@ class ActiveRun:
         self._stored: dict[str, JsonValue] = claim.state_snapshot
         self._good: dict[str, JsonValue] = encode_state(state)
         self._flushed = len(spec.messages)
+        self._commit_lock = anyio.Lock()
 
     def add_message(self, message: Message) -> None:
         """Add a message to the run; the next checkpoint stores it."""
@@ -140,15 +142,30 @@ class ActiveRun:
 
         A terminal ``status`` is the run's last commit, and gives the session up in the same transaction.
         """
-        self.capture_state()
         record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
         write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode="update")
-        release = status.is_terminal
-        patch = diff(self._stored, self._good)
-        await self.spec.store.commit(self.claim, state_patch=patch, writes=[write], release=release)
-        self._stored = self._good
-        self._flushed = len(self.messages)
-        self.released = release
+        flushed = len(self.messages)
+        await self.commit_writes([write], release=status.is_terminal)
+        self._flushed = flushed
+
+    async def commit_writes(self, writes: Sequence[RunWrite], *, release: bool = False) -> None:
+        """Commit the state changes since the last commit with ``writes`` (this run's or a member's).
+
+        Commits of one run never interleave: members finishing in parallel commit one after the other,
+        each diff taken against what the previous one stored.
+        """
+        async with self._commit_lock:
+            async with self.context.state_lock:  # members of a team may be changing the state right now
+                self.capture_state()
+                committing = self._good  # later captures (tools running meanwhile) belong to later commits
+            patch = diff(self._stored, committing)
+            await self.spec.store.commit(self.claim, state_patch=patch, writes=writes, release=release)
+            self._stored = committing
+            self.released = release
+
+    def child(self, *, component_id: str, input: str, parent_run_id: str) -> ChildRun:
+        """A member run inside this run's claim: its own row and messages, this run's live state."""
+        return ChildRun(self, component_id=component_id, input=input, parent_run_id=parent_run_id)
 
     async def record_failure(self, status: RunStatus, error: BaseException) -> None:
         """Commit how the run ended badly, with the last good state; never interrupted by cancellation.
@@ -167,6 +184,76 @@ class ActiveRun:
             except KernError as commit_error:
                 log.error("run.record_failed", status=status.value, error=str(commit_error))
                 error.add_note(f"Kern could not record the run as {status.value}: {commit_error}")
+
+
+class ChildRun:
+    """A member's run inside the claim of the run it belongs to (a team's, at any depth).
+
+    It has its own run row (``parent_run_id`` set, the member as component, the task as input) and its
+    own messages, and shares the root run's live state, state lock and commits.
+    """
+
+    def __init__(self, root: ActiveRun, *, component_id: str, input: str, parent_run_id: str) -> None:
+        self.root = root
+        self.spec = replace(
+            root.spec,
+            run_id=str(uuid.uuid4()),
+            component_id=component_id,
+            input=input,
+            parent_run_id=parent_run_id,
+            idempotency_key=None,
+            messages=(),
+        )
+        shared = root.context
+        self.context = RunContext(
+            run_id=self.spec.run_id,
+            session_id=shared.session_id,
+            user_id=shared.user_id,
+            session_state=shared.session_state,
+            dependencies=shared.dependencies,
+            metadata=shared.metadata,
+            state_lock=shared.state_lock,
+        )
+        self.messages: list[Message] = [Message(role="user", content=input)]
+        self.started_at = time.time()
+        self._flushed = 0
+        self._written = False
+
+    def add_message(self, message: Message) -> None:
+        """Add a message to the member run; the next checkpoint stores it."""
+        self.messages.append(message)
+
+    def capture_state(self) -> None:
+        """The shared state's check (see ActiveRun.capture_state)."""
+        self.root.capture_state()
+
+    def state_snapshot(self) -> dict[str, Any]:
+        """A fresh copy of the shared state's last good version."""
+        return self.root.state_snapshot()
+
+    def child(self, *, component_id: str, input: str, parent_run_id: str) -> ChildRun:
+        """A member run of this member (a nested team's), in the same root claim."""
+        return ChildRun(self.root, component_id=component_id, input=input, parent_run_id=parent_run_id)
+
+    async def checkpoint(
+        self,
+        status: RunStatus = RunStatus.running,
+        *,
+        output: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Commit the member run's row, its new messages and the shared state's changes."""
+        record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
+        mode = "update" if self._written else "insert"
+        write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode=mode)
+        flushed = len(self.messages)
+        await self.root.commit_writes([write])
+        self._written, self._flushed = True, flushed
+
+
+RunHandle = ActiveRun | ChildRun
+"""A run the model loop can drive: a top-level run holding its claim, or a member run inside one."""
 
 
 async def execute(

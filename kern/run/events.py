@@ -52,6 +52,23 @@ class ToolCallCompleted(BaseRunEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MemberRunStarted(BaseRunEvent):
+    """A team delegated ``task`` to a member; ``member_run_id`` is the member's own run."""
+
+    member_id: str
+    member_run_id: str
+    task: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberRunCompleted(BaseRunEvent):
+    """A member finished the task it was given and its run is committed."""
+
+    member_id: str
+    output: RunOutput
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunCompleted(BaseRunEvent):
     """The run committed; ``output`` is what ``arun`` returns."""
 
@@ -66,7 +83,16 @@ class RunError(BaseRunEvent):
     status: str
 
 
-RunEvent = RunStarted | RunContent | ToolCallStarted | ToolCallCompleted | RunCompleted | RunError
+RunEvent = (
+    RunStarted
+    | RunContent
+    | ToolCallStarted
+    | ToolCallCompleted
+    | MemberRunStarted
+    | MemberRunCompleted
+    | RunCompleted
+    | RunError
+)
 
 Emit = Callable[[RunEvent], Awaitable[None]]
 """Where a run sends its events: a stream's sender, or nowhere."""

@@ -14,14 +14,14 @@ from typing import Any
 
 from kern._private.calls import call_user
 from kern.exceptions import UsageError
-from kern.run.active import ActiveRun
+from kern.run.active import RunHandle
 
 Hook = Callable[..., Any]
 
 _STATEFUL = frozenset({"session_state", "run_context"})
 
 
-async def run_hooks(hooks: tuple[Hook, ...], run: ActiveRun, values: Mapping[str, object]) -> None:
+async def run_hooks(hooks: tuple[Hook, ...], run: RunHandle, values: Mapping[str, object]) -> None:
     """Call each hook in order with the parameters it names, taken from ``values`` and the run."""
     context = run.context
     available: dict[str, object] = {

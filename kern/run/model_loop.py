@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from kern.models.base import Model, ModelResponse, ResponseAssembler, ToolDefinition, Usage
 from kern.models.message import Message
 from kern.models.retry import with_retries
-from kern.run.active import ActiveRun
+from kern.run.active import RunHandle
 from kern.run.events import Emit, RunContent
 from kern.run.output import ToolExecution
 from kern.run.tool_calls import ToolBox, run_tool_calls
@@ -47,7 +47,7 @@ class LoopResult:
 
 async def run_model_loop(
     settings: LoopSettings,
-    run: ActiveRun,
+    run: RunHandle,
     prompt: Callable[[], list[Message]],
     injected: Injected,
     emit: Emit,
@@ -96,7 +96,7 @@ async def _call_model(
     settings: LoopSettings,
     messages: Sequence[Message],
     tools: Sequence[ToolDefinition],
-    run: ActiveRun,
+    run: RunHandle,
     emit: Emit,
     result: LoopResult,
 ) -> ModelResponse:

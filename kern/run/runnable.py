@@ -9,6 +9,8 @@ methods are the implementation; the plain ones drive them from sync code (kern._
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -21,6 +23,7 @@ import anyio
 from kern._private.sync import iterate_sync, run_sync
 from kern.db.records import OnBusy
 from kern.db.store import SessionStore
+from kern.models.base import Model
 from kern.models.message import Message
 from kern.run.active import refuse_reentry
 from kern.run.console import print_events
@@ -362,3 +365,21 @@ def process_store() -> SessionStore:
 
             _process_store.append(InMemoryDb().store)
         return _process_store[0]
+
+
+def default_model() -> Model:
+    """The model of a definition built without one: LiteLLM($KERN_MODEL), else OpenAIChat("gpt-4o")."""
+    if model_id := os.environ.get("KERN_MODEL"):
+        from kern.models.litellm import LiteLLM
+
+        return LiteLLM(id=model_id)
+    from kern.models.openai import OpenAIChat
+
+    return OpenAIChat(id="gpt-4o")
+
+
+def slug(name: str | None) -> str | None:
+    """An id made from a name ("My Bot" -> "my-bot"), or None."""
+    if not name:
+        return None
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or None

@@ -17,7 +17,7 @@ from kern._private.calls import call_user
 from kern._private.log import get_logger
 from kern.exceptions import ToolCallError
 from kern.models.message import ToolCall
-from kern.run.active import ActiveRun
+from kern.run.active import RunHandle
 from kern.run.events import Emit, ToolCallCompleted, ToolCallStarted
 from kern.run.output import ToolExecution
 from kern.tools import Function, Injected, format_result
@@ -48,7 +48,7 @@ class ToolBox:
 async def run_tool_calls(
     calls: Sequence[ToolCall],
     toolbox: ToolBox,
-    run: ActiveRun,
+    run: RunHandle,
     injected: Injected,
     emit: Emit,
     *,
@@ -70,7 +70,7 @@ async def run_tool_calls(
 
 
 async def _execute(
-    call: ToolCall, toolbox: ToolBox, run: ActiveRun, injected: Injected, emit: Emit, *, allowed: bool
+    call: ToolCall, toolbox: ToolBox, run: RunHandle, injected: Injected, emit: Emit, *, allowed: bool
 ) -> ToolExecution:
     context = run.context
     started = ToolExecution(call_id=call.id, name=call.name, arguments=call.arguments)
@@ -105,7 +105,7 @@ async def _execute(
     return done
 
 
-async def _invoke(call: ToolCall, toolbox: ToolBox, run: ActiveRun, injected: Injected) -> str:
+async def _invoke(call: ToolCall, toolbox: ToolBox, run: RunHandle, injected: Injected) -> str:
     function = toolbox.functions.get(call.name)
     if function is None:
         known = ", ".join(sorted(toolbox.functions)) or "none"

@@ -1,0 +1,80 @@
+"""Turning a finished model/tool loop into the run's committed output, the same for every runnable."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import anyio
+import pydantic
+
+from kern.exceptions import ModelOutputError
+from kern.run.active import RunHandle
+from kern.run.model_loop import LoopResult, LoopSettings
+from kern.run.output import RunMetrics, RunOutput
+from kern.run.status import RunStatus
+
+
+def loop_output(
+    run: RunHandle,
+    settings: LoopSettings,
+    result: LoopResult,
+    *,
+    source: str,
+    member_responses: tuple[RunOutput, ...] = (),
+) -> RunOutput:
+    """The run's output once its loop answered; the content parsed into ``output_schema`` if any."""
+    context = run.context
+    return RunOutput(
+        run_id=context.run_id,
+        session_id=context.session_id,
+        user_id=context.user_id,
+        source=source,
+        status=RunStatus.completed,
+        content=_content(settings, result),
+        messages=tuple(run.messages),
+        tools=tuple(result.tools),
+        metrics=RunMetrics(
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            model_calls=result.model_calls,
+            tool_calls=len(result.tools),
+            duration=time.time() - run.started_at,
+            time_to_first_token=result.time_to_first_token,
+        ),
+        session_state=run.state_snapshot(),
+        parent_run_id=run.spec.parent_run_id,
+        member_responses=member_responses,
+    )
+
+
+async def commit_completed(run: RunHandle, output: RunOutput) -> RunOutput:
+    """Commit the run as completed with its output (shielded: an answer given is kept)."""
+    content = output.content
+    stored = content.model_dump(mode="json") if isinstance(content, pydantic.BaseModel) else content
+    with anyio.CancelScope(shield=True):
+        await run.checkpoint(RunStatus.completed, output=stored, metrics=output.metrics.to_json())
+    return dataclasses.replace(output, messages=tuple(run.messages), session_state=run.state_snapshot())
+
+
+def _content(settings: LoopSettings, result: LoopResult) -> Any:
+    schema = settings.output_schema
+    if schema is None or result.content is None:
+        return result.content
+    try:
+        return schema.model_validate_json(_strip_fence(result.content))
+    except pydantic.ValidationError as error:
+        model = settings.model.id
+        raise ModelOutputError(
+            f"the answer of model {model!r} does not match {schema.__name__}: {error}", model=model
+        ) from error
+
+
+def _strip_fence(text: str) -> str:
+    """Models often wrap JSON in a ```json fence; the schema is about what is inside."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        return stripped.rsplit("```", 1)[0]
+    return stripped
