@@ -83,6 +83,15 @@ def wants_tool_call(roles: list[str]) -> bool:
     return roles[-1] == "user"
 
 
+Reply = str | tuple[str, dict[str, Any]]
+"""What a script answers: a text, or a tool call as (tool name, arguments)."""
+
+
+def weather_reply(roles: list[str], user_text: str) -> Reply:
+    """The agent measures' script, framework-neutral: ``get_weather(city="Paris")``, then the answer."""
+    return (TOOL_NAME, TOOL_ARGUMENTS) if wants_tool_call(roles) else ANSWER
+
+
 # --- the framework under test ---------------------------------------------------------------------------
 
 

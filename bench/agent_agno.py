@@ -3,7 +3,8 @@
 agno ships no fake model, so :class:`ScriptedModel` is a minimal ``agno.models.base.Model`` subclass: it
 implements the four abstract invoke methods and the two parse methods, answering instantly with the
 shared script (``_agent_common``): a tool call when the last message is the user's, else the text
-answer, with token usage as a provider would report it. agno runs the tool loop itself (``Model.response``
+answer, with token usage as a provider would report it; a subclass overriding :meth:`ScriptedModel.reply`
+answers another script (``contention_agno.py``). agno runs the tool loop itself (``Model.response``
 parses the tool call, runs the function, sends its result back).
 """
 
@@ -20,15 +21,13 @@ from typing import Any
 os.environ.setdefault("AGNO_TELEMETRY", "false")  # before agno is imported
 
 from _agent_common import (
-    ANSWER,
     INSTRUCTIONS,
     PROMPT,
-    TOOL_ARGUMENTS,
-    TOOL_NAME,
     TOOLS,
     Framework,
+    Reply,
     main,
-    wants_tool_call,
+    weather_reply,
 )
 from agno.agent import Agent
 from agno.metrics import MessageMetrics
@@ -47,18 +46,25 @@ class ScriptedModel(Model):
     name: str = "ScriptedModel"
     provider: str = "bench"
 
+    def reply(self, roles: list[str], user_text: str) -> Reply:
+        """The script (a subclass may answer another): the weather tool call, then the answer."""
+        return weather_reply(roles, user_text)
+
     def _answer(self, messages: list[Message]) -> ModelResponse:
         size = sum(len(m.get_content_string()) for m in messages) // 4
-        if wants_tool_call([m.role for m in messages]):
+        user_text = next((m.get_content_string() for m in reversed(messages) if m.role == "user"), "")
+        reply = self.reply([m.role for m in messages], user_text)
+        if isinstance(reply, tuple):
+            name, arguments = reply
             call = {
                 "id": f"call_{next(_ids)}",
                 "type": "function",
-                "function": {"name": TOOL_NAME, "arguments": json.dumps(TOOL_ARGUMENTS)},
+                "function": {"name": name, "arguments": json.dumps(arguments)},
             }
             usage = MessageMetrics(input_tokens=size, output_tokens=5, total_tokens=size + 5)
             return ModelResponse(role="assistant", tool_calls=[call], response_usage=usage)
         usage = MessageMetrics(input_tokens=size, output_tokens=9, total_tokens=size + 9)
-        return ModelResponse(role="assistant", content=ANSWER, response_usage=usage)
+        return ModelResponse(role="assistant", content=reply, response_usage=usage)
 
     def invoke(self, messages: list[Message], **_: Any) -> ModelResponse:
         return self._answer(messages)

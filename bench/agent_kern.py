@@ -6,30 +6,36 @@ The model is Kern's own ``kern.testing.FunctionModel``, answering instantly with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from _agent_common import (
-    ANSWER,
     INSTRUCTIONS,
     PROMPT,
-    TOOL_ARGUMENTS,
-    TOOL_NAME,
     TOOLS,
     Framework,
+    Reply,
     main,
-    wants_tool_call,
+    weather_reply,
 )
 
 from kern.agent import Agent
 from kern.testing import FunctionModel, ModelRequest, ScriptItem, tool_call
 
 
-def script(request: ModelRequest) -> ScriptItem:
-    """Call the tool first, then answer."""
-    if wants_tool_call([m.role for m in request.messages]):
-        return tool_call(TOOL_NAME, TOOL_ARGUMENTS)
-    return ANSWER
+def scripted(reply: Callable[[list[str], str], Reply]) -> Callable[[ModelRequest], ScriptItem]:
+    """A ``FunctionModel`` function answering the framework-neutral script ``reply``."""
+
+    def script(request: ModelRequest) -> ScriptItem:
+        answer = reply([m.role for m in request.messages], request.last_user_message or "")
+        return tool_call(*answer) if isinstance(answer, tuple) else answer
+
+    return script
+
+
+script = scripted(weather_reply)
+"""Call the tool first, then answer."""
 
 
 def construct() -> Agent:

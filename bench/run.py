@@ -4,7 +4,14 @@ Usage: ``make bench`` (or ``.venv/bin/python bench/run.py [--repeat N]``). The m
 noisy, so each figure is the median of several runs; compare ratios, not absolute times. The peer runs
 from its own virtualenv (``bench/.venv-agno``), created on first use with agno from the package index.
 The Agent rows run ``agent_kern.py`` / ``agent_agno.py`` (one fresh interpreter per framework and
-measure; what they measure is in ``_agent_common.py``) and collect the JSON they print.
+measure; what they measure is in ``_agent_common.py``) and collect the JSON they print; the contention
+rows run ``contention_kern.py`` / ``contention_agno.py`` the same way (``_contention_common.py``), on
+SQLite and, when the server answers, on PostgreSQL (``KERN_BENCH_PG_URL``, default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``; each repetition in a fresh schema, dropped after).
+
+The last column is a ratio that reads the same way on every row: above 1 means Kern is better. It is
+agno / kern for times and sizes (lower is better), kern / agno for runs/s (higher is better), and n/a
+for counts (items, runs, sessions), which are shown side by side.
 """
 
 from __future__ import annotations
@@ -16,22 +23,34 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+Better = Literal["lower", "higher", "count"]
 
 BENCH_DIR = Path(__file__).resolve().parent
 PEER_VENV = BENCH_DIR / ".venv-agno"
-PEER_PACKAGES = ["agno", "sqlalchemy[asyncio]"]
+PEER_PACKAGES = ["agno", "sqlalchemy[asyncio]", "aiosqlite", "psycopg[binary]", "psycopg-pool"]
+PEER_MODULES = "agno, sqlalchemy, aiosqlite, psycopg, psycopg_pool"
+"""What ``PEER_PACKAGES`` provide: an existing peer venv lacking one of them gets them installed."""
+PG_URL = os.environ.get("KERN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
 class Row:
-    """One line of the table: a measure, Kern's median, the peer's median (None: not measured)."""
+    """One line of the table: a measure, Kern's median, the peer's median (None: not measured).
+
+    ``better`` says how the ratio column reads it: "lower" (times, sizes: agno / kern), "higher"
+    (throughput: kern / agno), "count" (no ratio; the figures are counts).
+    """
 
     name: str
     unit: str
     kern: float
     peer: float | None
+    better: Better = "lower"
 
 
 def peer_python() -> Path | None:
@@ -39,6 +58,8 @@ def peer_python() -> Path | None:
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+    probe = subprocess.run([str(python), "-c", f"import {PEER_MODULES}"], check=False, capture_output=True)
+    if probe.returncode != 0:
         pip = [str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES]
         result = subprocess.run(pip, check=False, capture_output=True, text=True)
         if result.returncode != 0:
@@ -78,10 +99,13 @@ def import_rows(repeat: int, peer: Path | None) -> list[Row]:
     ]
 
 
-def worker_results(python: str | Path, worker: str, measure: str, repeat: int) -> dict[str, float] | None:
+def worker_results(
+    python: str | Path, worker: str, measure: str, repeat: int, show_stderr: bool = False
+) -> dict[str, float] | None:
     """Run ``bench/<worker> MEASURE REPEAT`` in a fresh interpreter and return the JSON it prints.
 
-    None (with the worker's error on stderr) if it failed.
+    None (with the worker's error on stderr) if it failed. ``show_stderr``: pass on what a worker that
+    succeeded wrote there (the contention workers list the kinds of their failed runs).
     """
     env = {**os.environ, "AGNO_TELEMETRY": "false"}
     command = [str(python), str(BENCH_DIR / worker), measure, str(repeat)]
@@ -89,6 +113,8 @@ def worker_results(python: str | Path, worker: str, measure: str, repeat: int) -
     if result.returncode != 0:
         print(f"{worker} {measure} failed:\n{result.stderr}{result.stdout}", file=sys.stderr)
         return None
+    if show_stderr and result.stderr.strip():
+        print(f"{worker} {measure}:\n{result.stderr.rstrip()}", file=sys.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -123,9 +149,70 @@ def agent_rows(repeat: int, peer: Path | None) -> list[Row]:
     return rows
 
 
+CONTENTION_ROWS: list[tuple[str, str, str, Better]] = [
+    # result key, row name (after "50 concurrent runs, "), unit, how the ratio reads
+    ("one_runs_s", "one session, {db}: runs/s", "runs/s", "higher"),
+    ("one_items", "one session, {db}: items kept (of 50)", "items", "count"),
+    ("one_runs", "one session, {db}: runs stored (of 50)", "runs", "count"),
+    ("many_runs_s", "50 sessions, {db}: runs/s", "runs/s", "higher"),
+    ("many_own", "50 sessions, {db}: sessions holding their own item (of 50)", "sessions", "count"),
+    ("failed", "{db}: failed runs (of {attempted})", "runs", "count"),
+]
+
+
+def postgres_reachable() -> bool:
+    """Whether the PostgreSQL server of the contention rows answers (else those rows are skipped)."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import OperationalError
+
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except OperationalError as exc:
+        print(f"PostgreSQL contention rows skipped: {PG_URL} unreachable: {exc.orig}", file=sys.stderr)
+        return False
+    finally:
+        engine.dispose()
+    return True
+
+
+def contention_rows(repeat: int, peer: Path | None) -> tuple[list[Row], list[str]]:
+    """50 concurrent ``arun`` on one session and on 50 sessions, per backend (``_contention_common``).
+
+    ``repeat // 3`` repetitions (3 to 10), each a fresh store. Also returns notes for under the table:
+    where the items kept varied between repetitions.
+    """
+    rows: list[Row] = []
+    notes: list[str] = []
+    reps = min(max(3, repeat // 3), 10)
+    backends = [("sqlite", "SQLite")] + ([("postgres", "PostgreSQL")] if postgres_reachable() else [])
+    for backend, db in backends:
+        kern = worker_results(sys.executable, "contention_kern.py", backend, reps, show_stderr=True)
+        if kern is None:
+            raise SystemExit(f"Kern's contention measure on {db} failed")
+        agno = worker_results(peer, "contention_agno.py", backend, reps, show_stderr=True) if peer else None
+        agno = agno or {}
+        for key, name, unit, better in CONTENTION_ROWS:
+            label = "50 concurrent runs, " + name.format(db=db, attempted=int(kern["attempted"]))
+            rows.append(Row(label, unit, kern[key], agno.get(key), better))
+        for who, results in (("kern", kern), ("agno", agno)):
+            if results and results["one_items_min"] != results["one_items_max"]:
+                low, high = int(results["one_items_min"]), int(results["one_items_max"])
+                notes.append(
+                    f"{who}, one session, {db}: items kept ranged {low}-{high} over {reps} repetitions"
+                )
+    return rows, notes
+
+
 def figure(value: float) -> str:
     """Two decimals below 10, one above."""
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def count(value: float) -> str:
+    """A count (or the median of an even number of counts)."""
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
 
 
 def times(ratio: float) -> str:
@@ -133,13 +220,23 @@ def times(ratio: float) -> str:
     return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
 
 
-def render(rows: list[Row]) -> str:
-    """The table, as Markdown."""
-    lines = ["| benchmark | unit | kern | agno | agno / kern |", "|---|---|---:|---:|---:|"]
+def ratio(row: Row) -> str:
+    """The last column: above 1 means Kern better (agno / kern, or kern / agno for throughput)."""
+    if row.peer is None or row.better == "count":
+        return "n/a"
+    over, under = (row.kern, row.peer) if row.better == "higher" else (row.peer, row.kern)
+    return times(over / under) if under else "n/a"
+
+
+def render(rows: list[Row], notes: Sequence[str] = ()) -> str:
+    """The table, as Markdown, and the notes under it."""
+    header = "| benchmark | unit | kern | agno | > 1: Kern better (agno / kern; runs/s: kern / agno) |"
+    lines = [header, "|---|---|---:|---:|---:|"]
     for row in rows:
-        peer = figure(row.peer) if row.peer is not None else "n/a"
-        ratio = times(row.peer / row.kern) if row.peer is not None and row.kern else "n/a"
-        lines.append(f"| {row.name} | {row.unit} | {figure(row.kern)} | {peer} | {ratio} |")
+        shown = count if row.better == "count" else figure
+        peer = shown(row.peer) if row.peer is not None else "n/a"
+        lines.append(f"| {row.name} | {row.unit} | {shown(row.kern)} | {peer} | {ratio(row)} |")
+    lines += ["", *(f"* {note}" for note in notes)] if notes else []
     return "\n".join(lines)
 
 
@@ -151,12 +248,13 @@ def main() -> None:
         type=int,
         default=15,
         help="samples per measure, medians reported: interpreters per import row, 200x constructions, "
-        "20x runs, rounds of the SQLite rows (5 to 100)",
+        "20x runs, rounds of the SQLite rows (5 to 100), /3 bursts of the contention rows (3 to 10)",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (agno)")
     args = parser.parse_args()
     peer = None if args.no_peer else peer_python()
-    print(render(import_rows(args.repeat, peer) + agent_rows(args.repeat, peer)))
+    rows, notes = contention_rows(args.repeat, peer)
+    print(render(import_rows(args.repeat, peer) + agent_rows(args.repeat, peer) + rows, notes))
 
 
 if __name__ == "__main__":
