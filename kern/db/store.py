@@ -17,6 +17,7 @@ from kern.db._sql import claims, sessions
 from kern.db._sql.executor import AnyExecutor
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import Tables
+from kern.db._waiters import SessionWaiters
 from kern.db.records import Busy, Claim, OnBusy, Replay, RunWrite
 from kern.exceptions import SessionBusyError, UsageError
 from kern.models.message import Message
@@ -32,6 +33,7 @@ class SessionStore:
 
     def __init__(self, executor: AnyExecutor) -> None:
         self._executor = executor
+        self._waiters = SessionWaiters()
 
     @property
     def tables(self) -> Tables:
@@ -200,10 +202,9 @@ class SessionStore:
         """
         if on_busy not in ("wait", "reject"):
             raise UsageError(f"on_busy must be 'wait' or 'reject', got {on_busy!r}")
-        deadline = anyio.current_time() + busy_timeout
-        delay = 0.005
-        while True:
-            result = await self._executor.awrite(
+
+        async def attempt() -> Claim | Busy | Replay:
+            return await self._executor.awrite(
                 claims.try_claim,
                 self.tables,
                 session_id=session_id,
@@ -215,14 +216,26 @@ class SessionStore:
                 lease_seconds=lease_seconds,
                 start=start,
             )
-            if not isinstance(result, Busy):
-                return result
-            remaining = deadline - anyio.current_time()
-            if on_busy == "reject" or remaining <= 0:
-                raise _busy(session_id, result, waited=on_busy == "wait")
-            until_expiry = max(result.expires_at - time.time(), 0.0)
-            await anyio.sleep(min(delay * (1 + random.random()), remaining, until_expiry + 0.001))
-            delay = min(delay * 2, 0.25)
+
+        result = await attempt()
+        if not isinstance(result, Busy):
+            return result
+        if on_busy == "reject":
+            raise _busy(session_id, result, waited=False)
+        deadline = anyio.current_time() + busy_timeout
+        delay = 0.005
+        with self._waiters.queued(session_id) as waiter:
+            while isinstance(result, Busy):
+                remaining = deadline - anyio.current_time()
+                if remaining <= 0:
+                    raise _busy(session_id, result, waited=True)
+                until_expiry = max(result.expires_at - time.time(), 0.0)
+                # the first in line polls; the others are woken in turn, and poll only as a fallback
+                pause = delay * (1 + random.random()) if self._waiters.is_first(session_id, waiter) else 0.25
+                await waiter.wait(min(pause, remaining, until_expiry + 0.001))
+                delay = min(delay * 2, 0.25)
+                result = await attempt()
+        return result
 
     async def renew(self, claim: Claim, lease_seconds: float | None = None) -> float:
         """Extend a claim's lease to now + ``lease_seconds`` (default: the claim's lease length).
@@ -233,7 +246,9 @@ class SessionStore:
 
     async def release(self, claim: Claim) -> bool:
         """Release a claim; False if it had already been taken over."""
-        return await self._executor.awrite(claims.release, self.tables, claim)
+        released = await self._executor.awrite(claims.release, self.tables, claim)
+        self._waiters.released(claim.session_id)
+        return released
 
     async def commit(
         self,
@@ -250,7 +265,7 @@ class SessionStore:
         over raises ClaimLostError and writes nothing. The lease is extended by ``lease_seconds`` (default:
         the claim's lease length), or given up with ``release``. Returns the session's new version.
         """
-        return await self._executor.awrite(
+        version = await self._executor.awrite(
             claims.commit,
             self.tables,
             claim,
@@ -259,6 +274,9 @@ class SessionStore:
             lease_seconds=_lease(claim, lease_seconds),
             release=release,
         )
+        if release:
+            self._waiters.released(claim.session_id)
+        return version
 
     async def history(
         self, session_id: str, user_id: str | None, num_runs: int | None = None

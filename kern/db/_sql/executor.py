@@ -74,6 +74,8 @@ class SyncExecutor:
 
     ``serialize=True`` (the in-memory store, whose one connection is shared by all threads) runs one
     operation at a time and, when awaited, inline on the event loop since there is no I/O to wait on.
+    On SQLite, write transactions of this process queue on a lock before ``BEGIN IMMEDIATE``: SQLite has
+    one writer anyway, and its busy handler backs off in coarse sleeps where a lock hands over at once.
     """
 
     def __init__(self, engine: Engine, tables: Tables, *, upgrade_hint: str, serialize: bool = False) -> None:
@@ -82,6 +84,7 @@ class SyncExecutor:
         self._upgrade_hint = upgrade_hint
         self._serialize = serialize
         self._lock = threading.Lock()
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" and not serialize else None
         self._schema_checked = False
 
     def read(self, op: Op[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -108,6 +111,7 @@ class SyncExecutor:
     def _call(self, write: bool, fn: Callable[[Connection], T], name: str) -> T:
         with (
             self._lock if self._serialize else nullcontext(),
+            self._writer if write and self._writer is not None else nullcontext(),
             storage_errors(name, self.engine.dialect.name),
             self.engine.connect() as conn,
         ):
@@ -122,13 +126,17 @@ class SyncExecutor:
 
 
 class AsyncExecutor:
-    """Runs the same operations on an async engine through ``AsyncConnection.run_sync``."""
+    """Runs the same operations on an async engine through ``AsyncConnection.run_sync``.
+
+    On SQLite, write transactions of this process queue on a lock, as in :class:`SyncExecutor`.
+    """
 
     def __init__(self, engine: AsyncEngine, tables: Tables, *, upgrade_hint: str) -> None:
         self.engine = engine
         self.tables = tables
         self._upgrade_hint = upgrade_hint
         self._schema_checked = False
+        self._writer = anyio.Lock() if engine.dialect.name == "sqlite" else None
 
     async def aread(self, op: Op[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``op`` in a read transaction."""
@@ -139,6 +147,10 @@ class AsyncExecutor:
         return await self._acall(True, _bind(op, *args, **kwargs), op.__name__)
 
     async def _acall(self, write: bool, fn: Callable[[Connection], T], name: str) -> T:
+        async with self._writer if write and self._writer is not None else nullcontext():
+            return await self._run(write, fn, name)
+
+    async def _run(self, write: bool, fn: Callable[[Connection], T], name: str) -> T:
         with storage_errors(name, self.engine.dialect.name):
             async with self.engine.connect() as conn:
                 if not self._schema_checked:
