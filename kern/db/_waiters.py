@@ -24,9 +24,9 @@ class Waiter:
         self._loop = asyncio.get_running_loop()
         self._event = anyio.Event()
 
-    async def wait(self, timeout: float) -> None:
-        """Wait until woken, or ``timeout`` seconds."""
-        with anyio.move_on_after(timeout):
+    async def wait(self, seconds: float) -> None:
+        """Wait until woken, or ``seconds`` have passed."""
+        with anyio.move_on_after(seconds):
             await self._event.wait()
         self._event = anyio.Event()
 
