@@ -1,29 +1,26 @@
-"""One Agent run, from the claimed session to the committed output.
+"""One Agent run: the Agent's turn on a run holding its session.
 
 :func:`run_agent` is the only implementation: ``arun``, ``run``, both streaming and not, and
-``print_response`` all come here. The steps: record the run as started (with the user's message),
-read the history asked for, call the pre-hooks, run the model/tool loop, parse structured output, call
-the post-hooks, then commit the completed run with its output and metrics.
+``print_response`` all come here (through kern.run.top_level, which claims the session, reads the
+history and records how the run ended). A turn: the pre-hooks, the model/tool loop, structured output,
+the post-hooks, then the commit of the completed run. A team member's run is the same turn.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kern._private.log import bound_run, get_logger
-from kern.db.records import Replay
+from kern._private.log import get_logger
 from kern.models.message import Message
-from kern.run.active import ActiveRun, RunHandle, RunSpec, execute
-from kern.run.events import Emit, RunCompleted, RunError, RunStarted
+from kern.run.active import ActiveRun, RunHandle
+from kern.run.events import Emit
 from kern.run.finish import commit_completed, loop_output
 from kern.run.hooks import run_hooks
 from kern.run.model_loop import LoopSettings, run_model_loop
-from kern.run.output import RunMetrics, RunOutput
+from kern.run.output import RunOutput
 from kern.run.runnable import RunCall
-from kern.run.status import RunStatus
-from kern.session.schema import SessionType
+from kern.run.top_level import run_top_level
 from kern.tools import Injected
 
 if TYPE_CHECKING:
@@ -34,88 +31,11 @@ log = get_logger(__name__)
 
 async def run_agent(agent: Agent, call: RunCall, emit: Emit) -> RunOutput:
     """Run ``agent`` once on its session and return the committed output."""
-    spec = RunSpec(
-        store=agent.store,
-        session_type=SessionType.AGENT,
-        component_id=agent.component_id,
-        session_id=call.session_id,
-        user_id=call.user_id,
-        run_id=str(uuid.uuid4()),
-        input=call.input,
-        default_state=agent.session_state or {},
-        passed_state=call.session_state,
-        overwrite_state=agent.overwrite_db_session_state,
-        dependencies=call.dependencies,
-        metadata=call.metadata,
-        messages=(Message(role="user", content=call.input),),
-        on_busy=agent.on_busy,
-        busy_timeout=agent.busy_timeout,
-        lease_seconds=agent.lease_seconds,
-        idempotency_key=call.idempotency_key,
-    )
-    replays: list[RunOutput] = []
 
-    def replayed(replay: Replay) -> RunOutput:
-        replays.append(replayed_output(agent, replay))
-        return replays[0]
+    async def turn(run: ActiveRun, history: Sequence[Message]) -> RunOutput:
+        return await agent_turn(agent, run, emit, input=call.input, history=history, stream=call.stream)
 
-    with bound_run(run_id=spec.run_id, session_id=spec.session_id):
-        try:
-            output = await execute(spec, lambda run: _body(agent, call, run, emit), replayed)
-        except Exception as error:
-            await emit(
-                RunError(
-                    run_id=spec.run_id,
-                    session_id=spec.session_id,
-                    source=agent.component_id,
-                    error=f"{type(error).__name__}: {error}",
-                    status=RunStatus.error.value,
-                )
-            )
-            raise
-    if replays:
-        log.info("run.replayed", run_id=output.run_id, idempotency_key=call.idempotency_key)
-        await emit(
-            RunCompleted(
-                run_id=output.run_id, session_id=output.session_id, source=output.source, output=output
-            )
-        )
-    return output
-
-
-def replayed_output(agent: Agent, replay: Replay) -> RunOutput:
-    """The output of the recorded run an idempotency key pointed at."""
-    run, content = replay.run, replay.run.output
-    if agent.output_schema is not None and content is not None:
-        content = agent.output_schema.model_validate(content)
-    return RunOutput(
-        run_id=run.run_id,
-        session_id=run.session_id,
-        user_id=run.user_id,
-        source=run.component_id or agent.component_id,
-        status=run.status,
-        content=content,
-        messages=tuple(replay.messages),
-        metrics=RunMetrics.from_json(run.metrics),
-        session_state=replay.session.session_state,
-    )
-
-
-async def _body(agent: Agent, call: RunCall, run: ActiveRun, emit: Emit) -> RunOutput:
-    context, source = run.context, agent.component_id
-    log.debug("run.started", agent=source)
-    await emit(
-        RunStarted(run_id=context.run_id, session_id=context.session_id, source=source, input=call.input)
-    )
-    history: list[Message] = []
-    if agent.add_history_to_context:
-        history = await agent.store.history(context.session_id, context.user_id, agent.num_history_runs)
-    output = await agent_turn(agent, run, emit, input=call.input, history=history, stream=call.stream)
-    log.debug("run.completed", agent=source, duration=round(output.metrics.duration, 4))
-    await emit(
-        RunCompleted(run_id=context.run_id, session_id=context.session_id, source=source, output=output)
-    )
-    return output
+    return await run_top_level(agent, call, emit, turn)
 
 
 async def agent_turn(

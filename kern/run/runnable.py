@@ -16,7 +16,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, overload
+from typing import Any, ClassVar, Literal, TypedDict, Unpack, overload
 
 import anyio
 
@@ -48,6 +48,17 @@ class RunCall:
     metadata: Mapping[str, Any]
     stream: bool
     idempotency_key: str | None = None
+
+
+class RunOptions(TypedDict, total=False):
+    """The per-run options of ``arun``/``run``/``print_response`` (all optional)."""
+
+    session_id: str | None
+    user_id: str | None
+    session_state: Mapping[str, Any] | None
+    dependencies: Mapping[str, Any] | None
+    metadata: Mapping[str, Any] | None
+    idempotency_key: str | None
 
 
 class Runnable(ABC):
@@ -86,103 +97,47 @@ class Runnable(ABC):
 
     @overload
     def arun(
-        self,
-        input: str | Message,
-        *,
-        stream: Literal[False] = False,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, input: str | Message, *, stream: Literal[False] = False, **options: Unpack[RunOptions]
     ) -> Coroutine[Any, Any, RunOutput]: ...
 
     @overload
     def arun(
-        self,
-        input: str | Message,
-        *,
-        stream: Literal[True],
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, input: str | Message, *, stream: Literal[True], **options: Unpack[RunOptions]
     ) -> EventStream: ...
 
     def arun(
-        self,
-        input: str | Message,
-        *,
-        stream: bool = False,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, input: str | Message, *, stream: bool = False, **options: Unpack[RunOptions]
     ) -> Coroutine[Any, Any, RunOutput] | EventStream:
         """Run once: ``await agent.arun(...)``, or ``async for event in agent.arun(..., stream=True)``.
 
-        ``session_id``/``user_id`` default to the Agent's. ``session_state`` is merged into the stored state
-        (or replaces it with ``overwrite_db_session_state``); ``dependencies`` and ``metadata`` are merged
-        over the Agent's for this run only. With ``idempotency_key``, a call repeating the key of a
-        completed run of the session returns that run's output instead of running again (a retried
-        webhook); a stream of such a call yields just its RunCompleted.
+        The options (:class:`RunOptions`): ``session_id``/``user_id`` default to the definition's.
+        ``session_state`` is merged into the stored state (or replaces it with
+        ``overwrite_db_session_state``); ``dependencies`` and ``metadata`` are merged over the
+        definition's for this run only. With ``idempotency_key``, a call repeating the key of a completed
+        run of the session returns that run's output instead of running again (a retried webhook); a
+        stream of such a call yields just its RunCompleted. Leave a stream early with ``aclose()``; a
+        stream simply dropped cancels its run when it is collected.
         """
-        call = self._call(
-            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
-        )
+        call = self._call(input, stream, options)
         if stream:
             return event_stream(lambda emit: self._execute(call, emit))
         return self._execute(call, discard)
 
     @overload
     def run(
-        self,
-        input: str | Message,
-        *,
-        stream: Literal[False] = False,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, input: str | Message, *, stream: Literal[False] = False, **options: Unpack[RunOptions]
     ) -> RunOutput: ...
 
     @overload
     def run(
-        self,
-        input: str | Message,
-        *,
-        stream: Literal[True],
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, input: str | Message, *, stream: Literal[True], **options: Unpack[RunOptions]
     ) -> Iterator[RunEvent]: ...
 
     def run(
-        self,
-        input: str | Message,
-        *,
-        stream: bool = False,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, input: str | Message, *, stream: bool = False, **options: Unpack[RunOptions]
     ) -> RunOutput | Iterator[RunEvent]:
         """The sync face of :meth:`arun`; works inside a running event loop too."""
-        call = self._call(
-            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
-        )
+        call = self._call(input, stream, options)
         if stream:
             return iterate_sync(lambda: event_stream(lambda emit: self._execute(call, emit)))
         return run_sync(lambda: self._execute(call, discard))
@@ -194,17 +149,10 @@ class Runnable(ABC):
         stream: bool = False,
         markdown: bool | None = None,
         show_tool_calls: bool = True,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunOutput | None:
         """Run once and print the exchange with rich (live, as it streams, with ``stream=True``)."""
-        call = self._call(
-            input, stream, session_id, user_id, session_state, dependencies, metadata, idempotency_key
-        )
+        call = self._call(input, stream, options)
         return await print_events(
             event_stream(lambda emit: self._execute(call, emit)),
             input=call.input,
@@ -219,26 +167,12 @@ class Runnable(ABC):
         stream: bool = False,
         markdown: bool | None = None,
         show_tool_calls: bool = True,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        dependencies: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunOutput | None:
         """The sync face of :meth:`aprint_response`."""
         return run_sync(
             lambda: self.aprint_response(
-                input,
-                stream=stream,
-                markdown=markdown,
-                show_tool_calls=show_tool_calls,
-                session_id=session_id,
-                user_id=user_id,
-                session_state=session_state,
-                dependencies=dependencies,
-                metadata=metadata,
-                idempotency_key=idempotency_key,
+                input, stream=stream, markdown=markdown, show_tool_calls=show_tool_calls, **options
             )
         )
 
@@ -329,27 +263,18 @@ class Runnable(ABC):
     def _user(self, user_id: str | None) -> str | None:
         return user_id if user_id is not None else self.user_id
 
-    def _call(
-        self,
-        input: str | Message,
-        stream: bool,
-        session_id: str | None,
-        user_id: str | None,
-        session_state: Mapping[str, Any] | None,
-        dependencies: Mapping[str, Any] | None,
-        metadata: Mapping[str, Any] | None,
-        idempotency_key: str | None = None,
-    ) -> RunCall:
+    def _call(self, input: str | Message, stream: bool, options: RunOptions) -> RunCall:
         text = (input.content or "") if isinstance(input, Message) else input
+        user_id = options.get("user_id")
         return RunCall(
             input=text,
-            session_id=session_id or self.default_session_id,
+            session_id=options.get("session_id") or self.default_session_id,
             user_id=user_id if user_id is not None else self.user_id,
-            session_state=session_state,
-            dependencies={**(self.dependencies or {}), **(dependencies or {})},
-            metadata={**(self.metadata or {}), **(metadata or {})},
+            session_state=options.get("session_state"),
+            dependencies={**(self.dependencies or {}), **(options.get("dependencies") or {})},
+            metadata={**(self.metadata or {}), **(options.get("metadata") or {})},
             stream=stream,
-            idempotency_key=idempotency_key,
+            idempotency_key=options.get("idempotency_key"),
         )
 
 

@@ -1,0 +1,160 @@
+"""A top-level run of any runnable on its session: claim, history, the runnable's turn, commit.
+
+Agents and Teams differ only in their turn (one model/tool loop, or a coordinator delegating to
+members); how a run claims its session, starts, reads its history, reports events, replays an
+idempotent retry and records a failure is the same, and is written here once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+from kern._private.log import bound_run, get_logger
+from kern.db.records import OnBusy, Replay
+from kern.db.store import SessionStore
+from kern.models.message import Message
+from kern.run.active import ActiveRun, RunSpec, execute
+from kern.run.events import Emit, RunCompleted, RunError, RunStarted
+from kern.run.output import RunMetrics, RunOutput
+from kern.run.status import RunStatus
+from kern.session.schema import SessionType
+
+log = get_logger(__name__)
+
+Turn = Callable[[ActiveRun, Sequence[Message]], Awaitable[RunOutput]]
+"""A runnable's work on a run holding its session, given the history to show the model."""
+
+
+class Definition(Protocol):
+    """What a top-level run reads from the definition it runs."""
+
+    @property
+    def component_id(self) -> str: ...
+    @property
+    def store(self) -> SessionStore: ...
+
+    session_type: ClassVar[SessionType]
+
+    @property
+    def session_state(self) -> Mapping[str, Any] | None: ...
+    @property
+    def overwrite_db_session_state(self) -> bool: ...
+    @property
+    def add_history_to_context(self) -> bool: ...
+    @property
+    def num_history_runs(self) -> int: ...
+    @property
+    def output_schema(self) -> type[BaseModel] | None: ...
+    @property
+    def on_busy(self) -> OnBusy: ...
+    @property
+    def busy_timeout(self) -> float: ...
+    @property
+    def lease_seconds(self) -> float: ...
+
+
+class Call(Protocol):
+    """What one call of ``arun`` asked for (kern.run.runnable.RunCall)."""
+
+    @property
+    def input(self) -> str: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def session_state(self) -> Mapping[str, Any] | None: ...
+    @property
+    def dependencies(self) -> Mapping[str, Any]: ...
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+
+async def run_top_level(definition: Definition, call: Call, emit: Emit, turn: Turn) -> RunOutput:
+    """Run ``turn`` once as a top-level run of ``definition`` on the call's session."""
+    source = definition.component_id
+    spec = RunSpec(
+        store=definition.store,
+        session_type=definition.session_type,
+        component_id=source,
+        session_id=call.session_id,
+        user_id=call.user_id,
+        run_id=str(uuid.uuid4()),
+        input=call.input,
+        default_state=definition.session_state or {},
+        passed_state=call.session_state,
+        overwrite_state=definition.overwrite_db_session_state,
+        dependencies=call.dependencies,
+        metadata=call.metadata,
+        messages=(Message(role="user", content=call.input),),
+        on_busy=definition.on_busy,
+        busy_timeout=definition.busy_timeout,
+        lease_seconds=definition.lease_seconds,
+        idempotency_key=call.idempotency_key,
+    )
+
+    async def body(run: ActiveRun) -> RunOutput:
+        context = run.context
+        await emit(
+            RunStarted(run_id=context.run_id, session_id=context.session_id, source=source, input=call.input)
+        )
+        history: Sequence[Message] = ()
+        if definition.add_history_to_context:
+            history = await spec.store.history(
+                context.session_id, context.user_id, definition.num_history_runs
+            )
+        output = await turn(run, history)
+        log.debug("run.completed", source=source, duration=round(output.metrics.duration, 4))
+        await emit(
+            RunCompleted(run_id=context.run_id, session_id=context.session_id, source=source, output=output)
+        )
+        return output
+
+    replays: list[RunOutput] = []
+
+    def replayed(replay: Replay) -> RunOutput:
+        replays.append(replayed_output(definition, replay))
+        return replays[0]
+
+    with bound_run(run_id=spec.run_id, session_id=spec.session_id):
+        try:
+            output = await execute(spec, body, replayed)
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"
+            status = RunStatus.error.value
+            await emit(
+                RunError(
+                    run_id=spec.run_id, session_id=spec.session_id, source=source, error=text, status=status
+                )
+            )
+            raise
+    if replays:
+        log.info("run.replayed", run_id=output.run_id, idempotency_key=call.idempotency_key)
+        await emit(
+            RunCompleted(run_id=output.run_id, session_id=output.session_id, source=source, output=output)
+        )
+    return output
+
+
+def replayed_output(definition: Definition, replay: Replay) -> RunOutput:
+    """The output of the recorded run an idempotency key pointed at."""
+    run, content = replay.run, replay.run.output
+    if definition.output_schema is not None and content is not None:
+        content = definition.output_schema.model_validate(content)
+    return RunOutput(
+        run_id=run.run_id,
+        session_id=run.session_id,
+        user_id=run.user_id,
+        source=run.component_id or definition.component_id,
+        status=run.status,
+        content=content,
+        messages=tuple(replay.messages),
+        metrics=RunMetrics.from_json(run.metrics),
+        session_state=replay.session.session_state,
+    )
