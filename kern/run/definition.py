@@ -1,0 +1,141 @@
+"""The parameters Agents and Teams share (named as the seeds name them) and what is derived from them.
+
+A definition is a frozen dataclass: immutable once built, so one object serves any number of
+concurrent runs. What it derives once (its id, its default session, its model, its tools, the sections
+of its system message) is computed in ``__post_init__``; subclasses add their own parameters and say
+what they add to the tools (:meth:`Definition.extra_functions`) and to the system message
+(:meth:`Definition.extra_sections`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from kern.db.base import BaseDb
+from kern.db.records import OnBusy
+from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
+from kern.exceptions import UsageError
+from kern.models.base import Model
+from kern.run.agentic_state import agentic_state_tool
+from kern.run.prompt import PromptParts
+from kern.run.runnable import Runnable, default_model, process_store, slug
+from kern.run.tool_calls import Confirm, ToolBox
+from kern.tools import Function, Toolkit, resolve_tools
+
+ToolLike = Callable[..., Any] | Function | Toolkit
+"""What ``tools=`` takes: plain functions, ``@tool`` Functions, Toolkits."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Definition(Runnable):
+    """The shared parameters of Agent and Team; see their docstrings for what each does."""
+
+    model: Model | None = None
+    id: str | None = None
+    name: str | None = None
+    db: BaseDb | None = None
+    tools: Sequence[ToolLike] = ()
+    instructions: str | Sequence[str] | None = None
+    description: str | None = None
+    markdown: bool = False
+    session_id: str | None = None
+    user_id: str | None = None
+    session_state: Mapping[str, Any] | None = None
+    add_session_state_to_context: bool = False
+    enable_agentic_state: bool = False
+    overwrite_db_session_state: bool = False
+    add_history_to_context: bool = True
+    num_history_runs: int = 3
+    dependencies: Mapping[str, Any] | None = None
+    metadata: Mapping[str, Any] | None = None
+    retries: int | None = None
+    tool_call_limit: int | None = None
+    output_schema: type[BaseModel] | None = None
+    on_busy: OnBusy = "wait"
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    _derived: _Derived = field(init=False, repr=False)
+
+    default_id: ClassVar[str] = "definition"
+    """The id when neither ``id`` nor ``name`` gives one."""
+
+    def __post_init__(self) -> None:
+        if self.num_history_runs < 0:
+            raise UsageError(f"num_history_runs cannot be negative, got {self.num_history_runs}")
+        if self.tool_call_limit is not None and self.tool_call_limit < 0:
+            raise UsageError(f"tool_call_limit cannot be negative, got {self.tool_call_limit}")
+        derived = _Derived(self)
+        object.__setattr__(self, "_derived", derived)
+        object.__setattr__(self, "id", derived.component_id)
+        object.__setattr__(self, "session_id", derived.session_id)
+
+    def extra_functions(self) -> Sequence[Function]:
+        """Tools the definition adds to its own ``tools`` (a Team: its delegation tool)."""
+        return ()
+
+    def extra_sections(self) -> Sequence[str]:
+        """Sections it adds to its system message (a Team: its member roster)."""
+        return ()
+
+    def confirm(self) -> Confirm | None:
+        """Who confirms the calls of tools that require it (None: nobody, so they are refused)."""
+        return None
+
+    @property
+    def component_id(self) -> str:
+        """The id runs and sessions are stored under: ``id``, else derived from ``name``."""
+        return self._derived.component_id
+
+    @property
+    def default_session_id(self) -> str:
+        """The session runs use when the call names none (generated when the definition was built)."""
+        return self._derived.session_id
+
+    @property
+    def store(self) -> SessionStore:
+        """The store runs persist to: the ``db``'s, or the process's in-memory one."""
+        return self.db.store if self.db is not None else process_store()
+
+    @property
+    def resolved_model(self) -> Model:
+        """The model runs call."""
+        return self._derived.model
+
+    @property
+    def toolbox(self) -> ToolBox:
+        """The tools runs may call."""
+        return self._derived.toolbox
+
+    @property
+    def prompt(self) -> PromptParts:
+        """What the system message is made of."""
+        return self._derived.prompt
+
+
+class _Derived:
+    """What a definition derives from its parameters once."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.component_id = definition.id or slug(definition.name) or definition.default_id
+        self.session_id = definition.session_id or str(uuid.uuid4())
+        self.model = definition.model or default_model()
+        agentic = [agentic_state_tool()] if definition.enable_agentic_state else []
+        functions = resolve_tools([*definition.tools, *agentic, *definition.extra_functions()])
+        self.toolbox = ToolBox(
+            functions={f.name: f for f in functions}, source=self.component_id, confirm=definition.confirm()
+        )
+        instructions = definition.instructions
+        toolkits = [t.instructions for t in definition.tools if isinstance(t, Toolkit) and t.instructions]
+        self.prompt = PromptParts(
+            description=definition.description,
+            instructions=(instructions,) if isinstance(instructions, str) else tuple(instructions or ()),
+            tool_instructions=(*definition.extra_sections(), *toolkits),
+            markdown=definition.markdown,
+            output_schema=definition.output_schema,
+            add_session_state=definition.add_session_state_to_context,
+        )
