@@ -14,7 +14,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
-from kern.run.events import RunCompleted, RunContent, RunEvent, ToolCallCompleted
+from kern.run.events import RunCompleted, RunContent, RunEvent, RunStarted, ToolCallCompleted
 from kern.run.output import RunOutput, ToolExecution
 
 
@@ -50,13 +50,20 @@ class _View:
         self.tools: list[ToolExecution] = []
         self.final: str | None = None
         self.output: RunOutput | None = None
+        self.source: str | None = None
+        self.sources: list[str] = []
 
     def take(self, event: RunEvent) -> bool:
         """Take in an event; True when it changed what is shown."""
+        if isinstance(event, RunStarted):
+            self.source = event.source
+            return False
         if isinstance(event, RunContent):
-            self.text.append(event.content)
+            if event.source == self.source:  # a team's members answer the coordinator, not the user
+                self.text.append(event.content)
         elif isinstance(event, ToolCallCompleted):
             self.tools.append(event.tool)
+            self.sources.append(event.source)
         elif isinstance(event, RunCompleted):
             self.output = event.output
             self.final = event.output.get_content_as_string()
@@ -67,9 +74,9 @@ class _View:
     def render(self) -> RenderableType:
         panels: list[RenderableType] = [Panel(Text(self.input), title="Message", border_style="cyan")]
         if self.show_tool_calls and self.tools:
-            panels.append(
-                Panel(Group(*(_tool_line(t) for t in self.tools)), title="Tool calls", border_style="yellow")
-            )
+            members = (s if s != self.source else None for s in self.sources)
+            lines = [_tool_line(tool, member) for tool, member in zip(self.tools, members, strict=True)]
+            panels.append(Panel(Group(*lines), title="Tool calls", border_style="yellow"))
         response = self.final if self.final is not None else "".join(self.text)
         if response:
             body: RenderableType = Markdown(response) if self.markdown else Text(response)
@@ -77,8 +84,10 @@ class _View:
         return Group(*panels)
 
 
-def _tool_line(tool: ToolExecution) -> Text:
+def _tool_line(tool: ToolExecution, member: str | None) -> Text:
     line = Text("• ")
+    if member is not None:
+        line.append(f"{member}: ", style="dim")
     line.append(f"{tool.name}({tool.arguments})", style="bold")
     if tool.is_error:
         line.append(f"  {tool.result}", style="red")

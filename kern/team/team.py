@@ -106,6 +106,6 @@ def _roster(mode: TeamMode, members: Sequence[Agent | Team]) -> str:
 def _role(member: Agent | Team) -> str:
     if member.description:
         return member.description
-    if isinstance(member, Agent) and isinstance(member.instructions, str):
-        return member.instructions.splitlines()[0] if member.instructions else member.name or "a member"
-    return member.name or "a member"
+    instructions = member.instructions
+    first = instructions if isinstance(instructions, str) else next(iter(instructions or ()), "")
+    return first.splitlines()[0] if first else member.name or "a member"

@@ -260,7 +260,8 @@ async def test_task_cancel_records_the_run_as_cancelled(agent_db: SyncDb) -> Non
 @pytest.mark.anyio
 async def test_events_of_a_named_agent_all_carry_its_derived_id() -> None:
     """An Agent named "My Bot" (no id) tags every event, tool events included, with "my-bot"."""
-    agent = Agent(name="My Bot", model=ScriptedModel(tool_call("add_item", item="x"), "done"), tools=[add_item])
+    model = ScriptedModel(tool_call("add_item", item="x"), "done")
+    agent = Agent(name="My Bot", model=model, tools=[add_item])
     events = [e async for e in agent.arun("go", stream=True)]
     assert agent.id == "my-bot"
     assert {e.source for e in events} == {"my-bot"}

@@ -285,3 +285,13 @@ def test_key_deleted_by_a_member_stays_deleted(agent_db: SyncDb) -> None:
     )
     team.run("clean up")
     assert team.get_session_state() == {"keep": 1}
+
+
+def test_print_response_names_the_member_behind_a_tool_call(capsys: pytest.CaptureFixture[str]) -> None:
+    """A team's printed tool calls say which member made them; the response is the coordinator's."""
+    team = Team(model=ScriptedModel(delegate("m0"), "team answer"), members=[appender("m0", 1)])
+    team.print_response("go")
+    printed = capsys.readouterr().out
+    assert "m0: append" in printed
+    assert "team answer" in printed
+    assert "m0 added 1" not in printed.split("Response")[-1]
