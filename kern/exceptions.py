@@ -12,6 +12,8 @@ The tree::
     │   └── ClaimLostError          this run's claim expired and was taken over; its writes are refused
     ├── StorageError                the database failed; a failed read is never "not found"
     │   └── SchemaVersionError      the database schema is not the one this Kern needs
+    ├── WorkflowError               a workflow cannot run or resume as asked (changed since the run, bad YAML)
+    │   └── WorkflowDefinitionError a workflow file is invalid; names the file, the YAML path and the line
     └── ModelError                  the model provider failed or answered unusably
         ├── ModelRateLimitError     429: retried with backoff, honouring ``retry_after``
         ├── ModelServerError        5xx or overloaded: retried with backoff
@@ -154,3 +156,11 @@ __all__ = [
     "ToolCallError",
     "UsageError",
 ]
+
+
+class WorkflowError(KernError):
+    """A workflow cannot run or resume as asked: the message says which step and why."""
+
+
+class WorkflowDefinitionError(WorkflowError, UsageError):
+    """A workflow file is invalid: the message names the file, the YAML path and the line."""

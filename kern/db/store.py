@@ -15,6 +15,7 @@ import anyio
 
 from kern.db._sql import claims, sessions
 from kern.db._sql.executor import AnyExecutor
+from kern.db._sql.journal import read_journal
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import Tables
 from kern.db._waiters import SessionWaiters
@@ -22,7 +23,7 @@ from kern.db.records import Busy, Claim, OnBusy, Replay, RunWrite
 from kern.exceptions import SessionBusyError, UsageError
 from kern.models.message import Message
 from kern.session.patch import PatchOp
-from kern.session.schema import RunRecord, Session, SessionType
+from kern.session.schema import RunRecord, Session, SessionType, StepRecord
 
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_BUSY_TIMEOUT = 120.0
@@ -258,8 +259,10 @@ class SessionStore:
         writes: Sequence[RunWrite] = (),
         lease_seconds: float | None = None,
         release: bool = False,
+        steps: Sequence[StepRecord] = (),
     ) -> int:
-        """Apply a run's state changes to the current state, upsert its runs, append its messages.
+        """Apply a run's state changes to the current state, upsert its runs, append its messages and
+        write its workflow journal rows (``steps``).
 
         One short transaction that re-checks the claim's fencing token first: a claim that was taken
         over raises ClaimLostError and writes nothing. The lease is extended by ``lease_seconds`` (default:
@@ -273,10 +276,20 @@ class SessionStore:
             writes=writes,
             lease_seconds=_lease(claim, lease_seconds),
             release=release,
+            steps=steps,
         )
         if release:
             self._waiters.released(claim.session_id)
         return version
+
+    async def journal(
+        self, run_id: str, user_id: str | None = None
+    ) -> tuple[RunRecord, list[StepRecord]] | None:
+        """A run with its workflow journal (steps in the order they started); None if there is no such run.
+
+        With ``user_id``, a run of a session another user owns is None too.
+        """
+        return await self._executor.aread(read_journal, self.tables, run_id, user_id)
 
     async def history(
         self, session_id: str, user_id: str | None, num_runs: int | None = None

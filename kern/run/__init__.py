@@ -9,11 +9,13 @@ from kern.run.events import (
     RunError,
     RunEvent,
     RunStarted,
+    StepCompleted,
+    StepStarted,
     ToolCallCompleted,
     ToolCallStarted,
 )
 from kern.run.output import RunMetrics, RunOutput, ToolExecution
-from kern.run.status import RunStatus
+from kern.run.status import RunStatus, StepStatus
 
 __all__ = [
     "MemberRunCompleted",
@@ -27,6 +29,9 @@ __all__ = [
     "RunOutput",
     "RunStarted",
     "RunStatus",
+    "StepCompleted",
+    "StepStarted",
+    "StepStatus",
     "ToolCallCompleted",
     "ToolCallStarted",
     "ToolExecution",

@@ -27,8 +27,8 @@ from kern.models.message import Message
 from kern.run.context import RunContext
 from kern.run.status import RunStatus
 from kern.session.codec import JsonValue, decode, encode_state
-from kern.session.patch import diff
-from kern.session.schema import RunRecord, SessionType
+from kern.session.patch import PatchOp, diff
+from kern.session.schema import RunRecord, SessionType, StepRecord
 from kern.session.state import starting_state
 
 T = TypeVar("T")
@@ -58,6 +58,10 @@ class RunSpec:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     parent_run_id: str | None = None
     idempotency_key: str | None = None
+    resuming: bool = False
+    """The run row and its opening ``messages`` are stored already (a workflow run resumed)."""
+    state_at_checkpoints: bool = True
+    """Whether member runs' checkpoints commit the state too; a workflow commits it only with its steps."""
 
     def record(
         self,
@@ -137,29 +141,45 @@ class ActiveRun:
         output: Any = None,
         metrics: Mapping[str, Any] | None = None,
         error: str | None = None,
+        steps: Sequence[StepRecord] = (),
     ) -> None:
         """Commit the state changes, the run row and the new messages since the last checkpoint.
 
         A terminal ``status`` is the run's last commit, and gives the session up in the same transaction.
+        ``steps`` are workflow journal rows to write with it.
         """
         record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
         write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode="update")
         flushed = len(self.messages)
-        await self.commit_writes([write], release=status.is_terminal)
+        await self.commit_writes([write], release=status.is_terminal, steps=lambda _: steps)
         self._flushed = flushed
 
-    async def commit_writes(self, writes: Sequence[RunWrite], *, release: bool = False) -> None:
+    async def commit_writes(
+        self,
+        writes: Sequence[RunWrite] = (),
+        *,
+        release: bool = False,
+        steps: Callable[[Sequence[PatchOp]], Sequence[StepRecord]] | None = None,
+        with_state: bool = True,
+    ) -> None:
         """Commit the state changes since the last commit with ``writes`` (this run's or a member's).
 
-        Commits of one run never interleave: members finishing in parallel commit one after the other,
-        each diff taken against what the previous one stored.
+        ``steps`` makes the workflow journal rows to write in the same transaction, given the state
+        changes committed with them. Without ``with_state`` the state stays as it is in the store (its
+        changes go with a later commit). Commits of one run never interleave: members finishing in
+        parallel commit one after the other, each diff taken against what the previous one stored.
         """
         async with self._commit_lock:
-            async with self.context.state_lock:  # members of a team may be changing the state right now
-                self.capture_state()
-                committing = self._good  # later captures (tools running meanwhile) belong to later commits
+            committing = self._stored
+            if with_state:
+                async with self.context.state_lock:  # members may be changing the state right now
+                    self.capture_state()
+                    committing = self._good  # later captures (tools running meanwhile) go with later commits
             patch = diff(self._stored, committing)
-            await self.spec.store.commit(self.claim, state_patch=patch, writes=writes, release=release)
+            journal = steps(patch) if steps is not None else ()
+            await self.spec.store.commit(
+                self.claim, state_patch=patch, writes=writes, release=release, steps=journal
+            )
             self._stored = committing
             self.released = release
 
@@ -248,7 +268,7 @@ class ChildRun:
         mode = "update" if self._written else "insert"
         write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode=mode)
         flushed = len(self.messages)
-        await self.root.commit_writes([write])
+        await self.root.commit_writes([write], with_state=self.root.spec.state_at_checkpoints)
         self._written, self._flushed = True, flushed
 
 
@@ -282,7 +302,7 @@ async def execute(
         on_busy=spec.on_busy,
         busy_timeout=spec.busy_timeout,
         lease_seconds=spec.lease_seconds,
-        start=RunWrite(spec.record(RunStatus.running, started_at), spec.messages, mode="insert"),
+        start=_start(spec, started_at),
     )
     if isinstance(claim, Replay):
         if replayed is None:
@@ -302,6 +322,14 @@ async def execute(
             with anyio.CancelScope(shield=True):
                 await spec.store.release(claim)
     return outcome
+
+
+def _start(spec: RunSpec, started_at: float) -> RunWrite:
+    """What the claim writes: the new run's row and opening messages, or a resumed run's status."""
+    record = spec.record(RunStatus.running, started_at)
+    if spec.resuming:
+        return RunWrite(record, mode="update")
+    return RunWrite(record, spec.messages, mode="insert")
 
 
 async def _run_with_lease(run: ActiveRun, body: Callable[[ActiveRun], Awaitable[T]]) -> T:

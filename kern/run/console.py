@@ -14,7 +14,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
-from kern.run.events import RunCompleted, RunContent, RunEvent, RunStarted, ToolCallCompleted
+from kern.run.events import RunCompleted, RunContent, RunEvent, RunStarted, StepCompleted, ToolCallCompleted
 from kern.run.output import RunOutput, ToolExecution
 
 
@@ -52,6 +52,7 @@ class _View:
         self.output: RunOutput | None = None
         self.source: str | None = None
         self.sources: list[str] = []
+        self.steps: list[StepCompleted] = []
 
     def take(self, event: RunEvent) -> bool:
         """Take in an event; True when it changed what is shown."""
@@ -64,6 +65,8 @@ class _View:
         elif isinstance(event, ToolCallCompleted):
             self.tools.append(event.tool)
             self.sources.append(event.source)
+        elif isinstance(event, StepCompleted):
+            self.steps.append(event)
         elif isinstance(event, RunCompleted):
             self.output = event.output
             self.final = event.output.get_content_as_string()
@@ -73,6 +76,8 @@ class _View:
 
     def render(self) -> RenderableType:
         panels: list[RenderableType] = [Panel(Text(self.input), title="Message", border_style="cyan")]
+        if self.steps:
+            panels.append(Panel(Group(*map(_step_line, self.steps)), title="Steps", border_style="magenta"))
         if self.show_tool_calls and self.tools:
             members = (s if s != self.source else None for s in self.sources)
             lines = [_tool_line(tool, member) for tool, member in zip(self.tools, members, strict=True)]
@@ -91,4 +96,15 @@ def _tool_line(tool: ToolExecution, member: str | None) -> Text:
     line.append(f"{tool.name}({tool.arguments})", style="bold")
     if tool.is_error:
         line.append(f"  {tool.result}", style="red")
+    return line
+
+
+def _step_line(step: StepCompleted) -> Text:
+    line = Text(
+        "✓ " if step.status == "completed" else "✗ ", style="green" if step.status == "completed" else "red"
+    )
+    line.append(f"{step.step_name} ", style="bold")
+    line.append(f"[{step.step_path}] {step.status}{' (recorded)' if step.replayed else ''}", style="dim")
+    if step.error:
+        line.append(f"  {step.error}", style="red")
     return line

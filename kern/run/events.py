@@ -69,6 +69,30 @@ class MemberRunCompleted(BaseRunEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(BaseRunEvent):
+    """A workflow step is about to run; ``step_path`` is its place in the run (``"3/parallel/1"``)."""
+
+    step_name: str
+    step_path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCompleted(BaseRunEvent):
+    """A workflow step ended and its journal row is committed.
+
+    ``status`` is the journal's (completed, continued, skipped); ``replayed`` says the step had
+    completed before the run was resumed, and its recorded output was reused.
+    """
+
+    step_name: str
+    step_path: str
+    status: str
+    content: object = None
+    error: str | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunCompleted(BaseRunEvent):
     """The run committed; ``output`` is what ``arun`` returns."""
 
@@ -90,6 +114,8 @@ RunEvent = (
     | ToolCallCompleted
     | MemberRunStarted
     | MemberRunCompleted
+    | StepStarted
+    | StepCompleted
     | RunCompleted
     | RunError
 )

@@ -72,7 +72,8 @@ class RunOutput:
     ``content`` is the model's final text, or an instance of the definition's ``output_schema``.
     ``messages`` are the messages this run added to the session (history it was shown is not repeated).
     ``session_state`` is a snapshot of the state as the run committed it. A team's output lists the
-    outputs of the member runs it delegated to in ``member_responses``.
+    outputs of the member runs it delegated to in ``member_responses``; a workflow's, each step's
+    StepOutput by step name in ``step_outputs``.
     """
 
     run_id: str
@@ -88,6 +89,7 @@ class RunOutput:
     error: str | None = None
     parent_run_id: str | None = None
     member_responses: tuple[RunOutput, ...] = ()
+    step_outputs: dict[str, Any] = field(default_factory=dict[str, Any])
 
     def get_content_as_string(self) -> str:
         """The content as text: structured output as JSON, nothing as ''."""

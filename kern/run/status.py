@@ -19,3 +19,22 @@ class RunStatus(StrEnum):
     def is_terminal(self) -> bool:
         """True once the run can no longer change."""
         return self is not RunStatus.running
+
+
+class StepStatus(StrEnum):
+    """Where a workflow step is, as its journal row says."""
+
+    running = "running"
+    completed = "completed"
+    error = "error"
+    """The step failed and failed the run with it; a resumed run runs it again."""
+    continued = "continued"
+    """The step failed and ``on_error="continue"`` passed its failure on to the next step."""
+    skipped = "skipped"
+    """The step failed and ``on_error="skip"`` let the run go on as if it had not run."""
+    cancelled = "cancelled"
+
+    @property
+    def is_done(self) -> bool:
+        """True when a resumed run reuses the step's recorded outcome instead of running it again."""
+        return self in (StepStatus.completed, StepStatus.continued, StepStatus.skipped)

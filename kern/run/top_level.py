@@ -76,8 +76,20 @@ class Call(Protocol):
     def idempotency_key(self) -> str | None: ...
 
 
-async def run_top_level(definition: Definition, call: Call, emit: Emit, turn: Turn) -> RunOutput:
-    """Run ``turn`` once as a top-level run of ``definition`` on the call's session."""
+async def run_top_level(
+    definition: Definition,
+    call: Call,
+    emit: Emit,
+    turn: Turn,
+    *,
+    resume_run_id: str | None = None,
+    state_at_checkpoints: bool = True,
+) -> RunOutput:
+    """Run ``turn`` once as a top-level run of ``definition`` on the call's session.
+
+    With ``resume_run_id``, the run is that stored run continued (a workflow's): its row is reused and
+    its opening message is not written again. ``state_at_checkpoints`` is RunSpec's.
+    """
     source = definition.component_id
     spec = RunSpec(
         store=definition.store,
@@ -85,7 +97,7 @@ async def run_top_level(definition: Definition, call: Call, emit: Emit, turn: Tu
         component_id=source,
         session_id=call.session_id,
         user_id=call.user_id,
-        run_id=str(uuid.uuid4()),
+        run_id=resume_run_id or str(uuid.uuid4()),
         input=call.input,
         default_state=definition.session_state or {},
         passed_state=call.session_state,
@@ -97,6 +109,8 @@ async def run_top_level(definition: Definition, call: Call, emit: Emit, turn: Tu
         busy_timeout=definition.busy_timeout,
         lease_seconds=definition.lease_seconds,
         idempotency_key=call.idempotency_key,
+        resuming=resume_run_id is not None,
+        state_at_checkpoints=state_at_checkpoints,
     )
 
     async def body(run: ActiveRun) -> RunOutput:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from kern.models.message import Message
-from kern.run.status import RunStatus
+from kern.run.status import RunStatus, StepStatus
 
 
 class SessionType(StrEnum):
@@ -49,6 +49,27 @@ class RunRecord:
     idempotency_key: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """One row of a workflow run's journal: a step at ``step_path``, how it went and what it produced.
+
+    ``output`` is the step's encoded output (once completed); ``decision`` what a condition, loop or
+    router decided there; ``state_patch`` the state changes committed with the step (JSON patch ops).
+    """
+
+    run_id: str
+    step_path: str
+    step_name: str
+    status: StepStatus
+    output: Any = None
+    decision: Any = None
+    state_patch: list[Any] | None = None
+    error: str | None = None
+    attempt: int = 1
+    started_at: float = 0.0
+    finished_at: float | None = None
 
 
 @dataclass(slots=True)

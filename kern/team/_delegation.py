@@ -3,8 +3,8 @@
 The tools are built once (a Function is immutable); what they act on, the team run in progress, is in
 a context variable that the team's run sets around its model/tool loop, so the concurrent tool calls
 of one turn (several delegations at once) all see it and runs of other teams never do. Each member
-runs as a child run inside the team's claim: its own run row and messages, the team's one live state
-and state lock, committed when the member finishes, before the coordinator sees the answer.
+runs as a child run inside the team's claim (kern.run.member), committed when it finishes, before the
+coordinator sees the answer.
 """
 
 from __future__ import annotations
@@ -12,30 +12,19 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 
 from kern.exceptions import ToolCallError
 from kern.run.active import RunHandle
-from kern.run.events import Emit, MemberRunCompleted, MemberRunStarted
+from kern.run.events import Emit
+from kern.run.member import Member, run_member
 from kern.run.output import RunOutput
-from kern.run.status import RunStatus
 from kern.tools import Function
 
 if TYPE_CHECKING:
     from kern.team.team import Team
-
-
-class Member(Protocol):
-    """What a team needs of a member: an Agent or a Team."""
-
-    @property
-    def component_id(self) -> str: ...
-
-    async def arun_member(
-        self, run: RunHandle, emit: Emit, *, task: str, stream: bool = False, team: object | None = None
-    ) -> RunOutput: ...
 
 
 @dataclass(slots=True)
@@ -57,7 +46,15 @@ class Delegation:
             known = ", ".join(sorted(self.members))
             raise ToolCallError(f"there is no member {member_id!r} in this team; the members are: {known}")
         async with self.limiter:
-            output = await run_member(self, member, self._task(task, expected_output))
+            output = await run_member(
+                self.run,
+                member,
+                self._task(task, expected_output),
+                self.emit,
+                source=self.team.component_id,
+                stream=self.stream,
+                team=self.team,
+            )
         self.outputs.append(output)
         return output
 
@@ -73,46 +70,6 @@ class Delegation:
 
 current: contextvars.ContextVar[Delegation] = contextvars.ContextVar("kern_team_delegation")
 """The delegations of the team run whose loop is running in this context."""
-
-
-async def run_member(delegation: Delegation, member: Member, task: str) -> RunOutput:
-    """Run ``member`` on ``task`` as a child run of the team's, and commit how it ended."""
-    parent = delegation.run
-    child = parent.child(component_id=member.component_id, input=task, parent_run_id=parent.context.run_id)
-    await child.checkpoint()
-    context, source = parent.context, delegation.team.component_id
-    await delegation.emit(
-        MemberRunStarted(
-            run_id=context.run_id,
-            session_id=context.session_id,
-            source=source,
-            member_id=member.component_id,
-            member_run_id=child.context.run_id,
-            task=task,
-        )
-    )
-    try:
-        output = await member.arun_member(
-            child, delegation.emit, task=task, stream=delegation.stream, team=delegation.team
-        )
-    except BaseException as error:  # recorded on the member's run, then re-raised unchanged
-        cancelled = isinstance(error, anyio.get_cancelled_exc_class())
-        status = RunStatus.cancelled if cancelled else RunStatus.error
-        with anyio.CancelScope(shield=True):
-            await child.checkpoint(
-                status, error="cancelled" if cancelled else f"{type(error).__name__}: {error}"
-            )
-        raise
-    await delegation.emit(
-        MemberRunCompleted(
-            run_id=context.run_id,
-            session_id=context.session_id,
-            source=source,
-            member_id=member.component_id,
-            output=output,
-        )
-    )
-    return output
 
 
 async def delegate_task_to_member(member_id: str, task: str, expected_output: str | None = None) -> str:

@@ -16,10 +16,11 @@ from kern.exceptions import UsageError
 from kern.run.active import RunHandle
 from kern.run.definition import Definition
 from kern.run.events import Emit
+from kern.run.member import Member
 from kern.run.output import RunOutput
 from kern.run.runnable import RunCall
 from kern.session.schema import SessionType
-from kern.team._delegation import BROADCAST, COORDINATE, ROUTE, Member
+from kern.team._delegation import BROADCAST, COORDINATE, ROUTE
 from kern.team._run import run_team, team_turn
 from kern.tools import Function
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from kern.db._sql.dialect import for_update, upsert
+from kern.db._sql.journal import write_steps
 from kern.db._sql.rows import message_from_json, run_from_row
 from kern.db._sql.sessions import lock_or_create, now, session_from_row
 from kern.db._sql.tables import Tables
@@ -24,7 +25,7 @@ from kern.models.message import Message
 from kern.run.status import RunStatus
 from kern.session.codec import encode
 from kern.session.patch import PatchOp, apply_patch
-from kern.session.schema import SessionType
+from kern.session.schema import SessionType, StepRecord
 
 RUN_UPDATE_COLUMNS = ("status", "output", "metrics", "error", "updated_at", "fence_token")
 
@@ -60,7 +61,7 @@ def try_claim(
     )
     owner, expiry = row["lease_owner"], row["lease_expires_at"]
     stamp = now()
-    if owner not in (None, run_id) and expiry > stamp:
+    if owner is not None and expiry > stamp:  # a resumed run waits for its dead self's lease too
         return Busy(holder_run_id=owner, expires_at=expiry)
     abandoned = owner if owner not in (None, run_id) else None
     if abandoned is not None:
@@ -138,10 +139,12 @@ def commit(
     writes: Sequence[RunWrite],
     lease_seconds: float,
     release: bool = False,
+    steps: Sequence[StepRecord] = (),
 ) -> int:
-    """Apply state changes, upsert runs and append messages in one transaction; returns the new version.
+    """Apply state changes, upsert runs, append messages and write journal rows in one transaction.
 
-    With ``release`` the claim is given up in the same transaction (a run's final commit).
+    Returns the session's new version. With ``release`` the claim is given up in the same transaction
+    (a run's final commit).
     """
     stmt = select(
         t.sessions.c.session_state, t.sessions.c.version, t.sessions.c.lease_owner, t.sessions.c.lease_token
@@ -162,6 +165,7 @@ def commit(
     conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
     for write in writes:
         _write_run(conn, t, claim, write, stamp)
+    write_steps(conn, t, claim, steps)
     return row.version + 1
 
 

@@ -1,0 +1,141 @@
+"""A workflow run's journal as the engine uses it: what was recorded, and the rows it writes.
+
+A step's row is written (status running) when it starts and again, with its output and the state it
+changed, in the transaction that commits it. On resume the rows recorded so far are checked against the
+workflow as it is now (:func:`check_against`), so a step renamed or removed since the run started
+stops the resume with a clear error instead of replaying the wrong output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kern.exceptions import WorkflowError
+from kern.run.active import ActiveRun
+from kern.run.status import StepStatus
+from kern.session.patch import PatchOp
+from kern.session.schema import StepRecord
+from kern.workflow.composite import Condition, Loop, Node, Parallel, Router, Steps, children
+
+RUN_PATH = "run"
+"""The journal row of the run itself: which workflow, defined where (for ``kern workflow resume``)."""
+
+
+class Journal:
+    """The rows of one run: read once on resume, written through the run's commits."""
+
+    def __init__(self, run: ActiveRun, recorded: Sequence[StepRecord] = ()) -> None:
+        self.run = run
+        self.recorded: dict[str, StepRecord] = {row.step_path: row for row in recorded}
+
+    def done(self, path: str) -> StepRecord | None:
+        """The row of a step that ended (before the run was resumed: its outcome is reused), else None."""
+        row = self.recorded.get(path)
+        return row if row is not None and row.status.is_done else None
+
+    def decision(self, path: str) -> Any:
+        """What the step at ``path`` decided, in this run or before it was resumed (None: nothing yet)."""
+        row = self.recorded.get(path)
+        return row.decision if row is not None else None
+
+    def attempts(self, path: str) -> int:
+        """How many times the step at ``path`` was started before."""
+        row = self.recorded.get(path)
+        return row.attempt if row is not None else 0
+
+    async def write(
+        self,
+        path: str,
+        name: str,
+        status: StepStatus,
+        *,
+        attempt: int,
+        started_at: float,
+        output: Any = None,
+        decision: Any = None,
+        error: str | None = None,
+        with_state: bool = False,
+    ) -> None:
+        """Commit the row of the step at ``path`` (with the state changes since the last commit)."""
+        row = StepRecord(
+            run_id=self.run.spec.run_id,
+            step_path=path,
+            step_name=name,
+            status=status,
+            output=output,
+            decision=decision,
+            error=error,
+            attempt=attempt,
+            started_at=started_at,
+            finished_at=None if status is StepStatus.running else time.time(),
+        )
+
+        def rows(patch: Sequence[PatchOp]) -> list[StepRecord]:
+            if with_state:
+                row.state_patch = [op.to_json() for op in patch]
+            return [row]
+
+        await self.run.commit_writes(steps=rows, with_state=with_state)
+        self.recorded[path] = row
+
+
+def check_against(steps: Sequence[Node], recorded: Mapping[str, StepRecord]) -> None:
+    """Raise WorkflowError if a recorded step is no longer where the run recorded it, under its name."""
+    problems: list[str] = []
+    for path, row in recorded.items():
+        if path == RUN_PATH:
+            continue
+        node = _resolve(steps, path.split("/"), "", recorded)
+        if node is None:
+            problems.append(f"step {row.step_name!r} at path {path} is no longer in the workflow")
+        elif node.name != row.step_name:
+            problems.append(
+                f"the step at path {path} was {row.step_name!r} when the run started and is now {node.name!r}"
+            )
+    if problems:
+        raise WorkflowError(
+            "the workflow changed since the run started, so it cannot be resumed safely: "
+            + "; ".join(sorted(problems))
+        )
+
+
+def _resolve(
+    steps: Sequence[Node], parts: list[str], prefix: str, recorded: Mapping[str, StepRecord]
+) -> Node | None:
+    """The node at ``parts`` (a path split on "/", below ``prefix``) among ``steps``, or None."""
+    if not parts or not parts[0].isdigit() or int(parts[0]) >= len(steps):
+        return None
+    node_path = f"{prefix}/{parts[0]}" if prefix else parts[0]
+    return _inside(steps[int(parts[0])], node_path, parts[1:], recorded)
+
+
+def _inside(node: Node, node_path: str, rest: list[str], recorded: Mapping[str, StepRecord]) -> Node | None:
+    """``node`` itself when ``rest`` is empty, else the node ``rest`` leads to inside it."""
+    if not rest:
+        return node
+    kind = {Steps: "steps", Parallel: "parallel", Condition: "condition", Loop: "loop", Router: "router"}.get(
+        type(node)
+    )
+    if kind is None or rest[0] != kind:
+        return None
+    here = f"{node_path}/{kind}"
+    if isinstance(node, Loop):
+        if len(rest) < 2 or not rest[1].isdigit():
+            return None
+        return _resolve(node.steps, rest[2:], f"{here}/{rest[1]}", recorded)
+    if isinstance(node, Router):
+        row = recorded.get(node_path)
+        route = row.decision.get("route") if row is not None and isinstance(row.decision, dict) else None
+        if (
+            len(rest) < 2
+            or not rest[1].isdigit()
+            or not isinstance(route, list)
+            or int(rest[1]) >= len(route)
+        ):
+            return None
+        chosen = [choice for choice in node.choices if choice.name == route[int(rest[1])]]
+        return _inside(chosen[0], f"{here}/{rest[1]}", rest[2:], recorded) if chosen else None
+    assert isinstance(node, Steps | Parallel | Condition)
+    return _resolve(children(node), rest[1:], here, recorded)
