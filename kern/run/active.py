@@ -142,16 +142,19 @@ class ActiveRun:
         metrics: Mapping[str, Any] | None = None,
         error: str | None = None,
         steps: Sequence[StepRecord] = (),
+        with_state: bool = True,
     ) -> None:
         """Commit the state changes, the run row and the new messages since the last checkpoint.
 
         A terminal ``status`` is the run's last commit, and gives the session up in the same transaction.
-        ``steps`` are workflow journal rows to write with it.
+        ``steps`` are workflow journal rows to write with it; ``with_state`` is :meth:`commit_writes`'.
         """
         record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
         write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode="update")
         flushed = len(self.messages)
-        await self.commit_writes([write], release=status.is_terminal, steps=lambda _: steps)
+        await self.commit_writes(
+            [write], release=status.is_terminal, steps=lambda _: steps, with_state=with_state
+        )
         self._flushed = flushed
 
     async def commit_writes(
@@ -190,8 +193,10 @@ class ActiveRun:
     async def record_failure(self, status: RunStatus, error: BaseException) -> None:
         """Commit how the run ended badly, with the last good state; never interrupted by cancellation.
 
-        If that commit fails too, the failure is logged and noted on ``error`` (which the caller
-        raises): the run's own error is what the caller must see.
+        A workflow run (``state_at_checkpoints`` off) keeps the state its completed steps committed: the
+        step that failed runs again on resume, so what it changed is not kept. If that commit fails
+        too, the failure is logged and noted on ``error`` (which the caller raises): the run's own
+        error is what the caller must see.
         """
         if self.released:
             return  # the run's final commit went through: nothing is left to record
@@ -200,7 +205,7 @@ class ActiveRun:
             with contextlib.suppress(StateSerializationError):
                 self.capture_state()  # on failure the state is put back to the last good one, committed here
             try:
-                await self.checkpoint(status, error=text)
+                await self.checkpoint(status, error=text, with_state=self.spec.state_at_checkpoints)
             except KernError as commit_error:
                 log.error("run.record_failed", status=status.value, error=str(commit_error))
                 error.add_note(f"Kern could not record the run as {status.value}: {commit_error}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
@@ -63,10 +63,7 @@ class Engine:
             await self._ended(node, path, row.status, output, row.error, replayed=True)
             return output
         attempt, started_at = self.journal.attempts(path) + 1, time.time()
-        decision = self.journal.decision(path)
-        await self.journal.write(
-            path, node.name, StepStatus.running, attempt=attempt, started_at=started_at, decision=decision
-        )
+        await self.journal.write(path, node.name, StepStatus.running, attempt=attempt, started_at=started_at)
         await self._emit(StepStarted, step_name=node.name, step_path=path)
         try:
             output = await self._run(node, path, previous)
@@ -91,7 +88,6 @@ class Engine:
             attempt=attempt,
             started_at=started_at,
             output=stored,
-            decision=self.journal.decision(path),
             with_state=True,
         )
         await self._ended(node, path, StepStatus.completed, output, None)
@@ -268,9 +264,9 @@ class Engine:
         return StepOutput(content=content, step_name=node.name)
 
     async def _condition(self, node: Condition, path: str, previous: StepOutput | None) -> StepOutput | None:
-        recorded = self.journal.decision(path)
-        if isinstance(recorded, dict) and "condition" in recorded:
-            holds = bool(recorded["condition"])
+        recorded = self.journal.decided(path, "condition")
+        if isinstance(recorded, bool):
+            holds = recorded
         else:
             holds = (
                 node.evaluator
@@ -283,8 +279,8 @@ class Engine:
         return await self.sequence(node.steps, f"{path}/condition", previous)
 
     async def _loop(self, node: Loop, path: str, previous: StepOutput | None) -> StepOutput | None:
-        recorded = self.journal.decision(path)
-        ends: list[bool] = list(recorded.get("ended", [])) if isinstance(recorded, dict) else []
+        recorded = self.journal.decided(path, "ended")
+        ends = [bool(end) for end in cast("list[Any]", recorded)] if isinstance(recorded, list) else []
         for iteration in range(node.max_iterations):
             before = dict(self.outputs)
             previous = await self.sequence(node.steps, f"{path}/loop/{iteration}", previous)
@@ -307,9 +303,9 @@ class Engine:
         return previous
 
     async def _router(self, node: Router, path: str, previous: StepOutput | None) -> StepOutput | None:
-        recorded = self.journal.decision(path)
-        if isinstance(recorded, dict) and isinstance(recorded.get("route"), list):
-            route = [node.choice(str(name)) for name in recorded["route"]]
+        recorded = self.journal.decided(path, "route")
+        if isinstance(recorded, list):
+            route = [node.choice(str(name)) for name in cast("list[Any]", recorded)]
         else:
             picked = await self.call(node.selector, self._input(previous))
             route = self._route(node, picked)
@@ -321,7 +317,7 @@ class Engine:
         return previous
 
     def _route(self, node: Router, picked: Any) -> list[Node]:
-        items: list[Any] = list(picked) if isinstance(picked, list | tuple) else [picked]
+        items = list(cast("list[Any]", picked)) if isinstance(picked, list | tuple) else [picked]
         route: list[Node] = []
         for item in items:
             name = item if isinstance(item, str) else getattr(item, "name", None)

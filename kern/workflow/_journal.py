@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from kern.exceptions import WorkflowError
 from kern.run.active import ActiveRun
@@ -40,6 +40,10 @@ class Journal:
         row = self.recorded.get(path)
         return row.decision if row is not None else None
 
+    def decided(self, path: str, key: str) -> Any:
+        """The ``key`` of what the step at ``path`` decided (a condition's, a loop's, a router's), or None."""
+        return decision_field(self.decision(path), key)
+
     def attempts(self, path: str) -> int:
         """How many times the step at ``path`` was started before."""
         row = self.recorded.get(path)
@@ -58,7 +62,12 @@ class Journal:
         error: str | None = None,
         with_state: bool = False,
     ) -> None:
-        """Commit the row of the step at ``path`` (with the state changes since the last commit)."""
+        """Commit the row of the step at ``path`` (with the state changes since the last commit).
+
+        Without ``decision``, the row keeps the one the step recorded before.
+        """
+        if decision is None:
+            decision = self.decision(path)
         row = StepRecord(
             run_id=self.run.spec.run_id,
             step_path=path,
@@ -79,6 +88,21 @@ class Journal:
 
         await self.run.commit_writes(steps=rows, with_state=with_state)
         self.recorded[path] = row
+
+
+_KINDS: dict[type, str] = {
+    Steps: "steps",
+    Parallel: "parallel",
+    Condition: "condition",
+    Loop: "loop",
+    Router: "router",
+}
+"""The path segment under a composite, by its class."""
+
+
+def decision_field(decision: Any, key: str) -> Any:
+    """``decision[key]`` of a journaled decision (a dict), or None."""
+    return cast("dict[str, Any]", decision).get(key) if isinstance(decision, dict) else None
 
 
 def check_against(steps: Sequence[Node], recorded: Mapping[str, StepRecord]) -> None:
@@ -115,9 +139,7 @@ def _inside(node: Node, node_path: str, rest: list[str], recorded: Mapping[str, 
     """``node`` itself when ``rest`` is empty, else the node ``rest`` leads to inside it."""
     if not rest:
         return node
-    kind = {Steps: "steps", Parallel: "parallel", Condition: "condition", Loop: "loop", Router: "router"}.get(
-        type(node)
-    )
+    kind = _KINDS.get(type(node))
     if kind is None or rest[0] != kind:
         return None
     here = f"{node_path}/{kind}"
@@ -127,15 +149,11 @@ def _inside(node: Node, node_path: str, rest: list[str], recorded: Mapping[str, 
         return _resolve(node.steps, rest[2:], f"{here}/{rest[1]}", recorded)
     if isinstance(node, Router):
         row = recorded.get(node_path)
-        route = row.decision.get("route") if row is not None and isinstance(row.decision, dict) else None
-        if (
-            len(rest) < 2
-            or not rest[1].isdigit()
-            or not isinstance(route, list)
-            or int(rest[1]) >= len(route)
-        ):
+        route = decision_field(row.decision if row is not None else None, "route")
+        names = cast("list[Any]", route) if isinstance(route, list) else []
+        if len(rest) < 2 or not rest[1].isdigit() or int(rest[1]) >= len(names):
             return None
-        chosen = [choice for choice in node.choices if choice.name == route[int(rest[1])]]
+        chosen = [choice for choice in node.choices if choice.name == names[int(rest[1])]]
         return _inside(chosen[0], f"{here}/{rest[1]}", rest[2:], recorded) if chosen else None
     assert isinstance(node, Steps | Parallel | Condition)
     return _resolve(children(node), rest[1:], here, recorded)

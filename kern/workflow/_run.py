@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anyio
+from pydantic import BaseModel
 
 from kern.models.message import Message
 from kern.run.active import ActiveRun
@@ -63,7 +64,7 @@ async def run_workflow(
             started_at=root.started_at,
             finished_at=time.time(),
         )
-        stored = content.model_dump(mode="json") if hasattr(content, "model_dump") else content
+        stored = content.model_dump(mode="json") if isinstance(content, BaseModel) else content
         with anyio.CancelScope(shield=True):  # an answer given is kept
             await run.checkpoint(
                 RunStatus.completed, output=stored, metrics=output.metrics.to_json(), steps=[done]

@@ -7,9 +7,10 @@ a :data:`Node` once, when the workflow is built (:func:`as_node`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kern.exceptions import UsageError
 from kern.workflow.step import Step
@@ -138,16 +139,30 @@ def as_node(step: Any) -> Node:
     )
 
 
-def nodes_of(steps: Sequence[Any], where: str) -> tuple[Node, ...]:
-    """``steps`` as nodes; UsageError if there are none or two siblings share a name."""
+def nodes_of(steps: object, where: str) -> tuple[Node, ...]:
+    """``steps`` (a list) as nodes; UsageError if there are none or two named siblings share a name.
+
+    A bare Agent, Team or function whose name a sibling already has is numbered (``"<lambda>_2"``).
+    """
     if isinstance(steps, str) or not isinstance(steps, Sequence):
         raise UsageError(f"{where}: steps must be a list, got {steps!r}")
-    nodes = tuple(as_node(step) for step in steps)
+    nodes: list[Node] = []
+    seen: set[str] = set()
+    for step in cast("Sequence[Any]", steps):
+        node = as_node(step)
+        if node.name in seen:
+            if node is step:
+                raise UsageError(f"{where} has two steps named {node.name!r}; step names must differ")
+            node = _numbered(node, seen)
+        seen.add(node.name)
+        nodes.append(node)
     if not nodes:
         raise UsageError(f"{where} has no steps")
-    seen: set[str] = set()
-    for node in nodes:
-        if node.name in seen:
-            raise UsageError(f"{where} has two steps named {node.name!r}; step names must differ")
-        seen.add(node.name)
-    return nodes
+    return tuple(nodes)
+
+
+def _numbered(node: Node, taken: set[str]) -> Node:
+    number = 2
+    while f"{node.name}_{number}" in taken:
+        number += 1
+    return dataclasses.replace(node, name=f"{node.name}_{number}")

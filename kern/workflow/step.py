@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kern.exceptions import UsageError
 from kern.run.context import RunContext
@@ -53,7 +53,7 @@ class StepOutput:
         """Read back :meth:`to_json`'s output."""
         if not isinstance(data, Mapping):
             return cls(content=data)
-        fields: Mapping[str, Any] = data
+        fields = cast("Mapping[str, Any]", data)
         return cls(
             content=fields.get("content"),
             step_name=fields.get("step_name"),

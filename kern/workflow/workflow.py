@@ -61,14 +61,26 @@ class Workflow(Runnable):
     _nodes: tuple[Node, ...] = field(init=False, repr=False)
 
     session_type: ClassVar[SessionType] = SessionType.WORKFLOW
-    add_history_to_context: ClassVar[bool] = False
-    num_history_runs: ClassVar[int] = 0
-    output_schema: ClassVar[type[BaseModel] | None] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_nodes", nodes_of(self.steps, f"workflow {self.name!r}"))
         object.__setattr__(self, "id", self.id or slug(self.name) or "workflow")
         object.__setattr__(self, "session_id", self.session_id or str(uuid.uuid4()))
+
+    @property
+    def add_history_to_context(self) -> bool:
+        """A workflow's run shows no history to a model (its agent steps keep their own runs)."""
+        return False
+
+    @property
+    def num_history_runs(self) -> int:
+        """See :attr:`add_history_to_context`."""
+        return 0
+
+    @property
+    def output_schema(self) -> type[BaseModel] | None:
+        """A workflow's output is its last step's; it has no schema of its own."""
+        return None
 
     @property
     def nodes(self) -> tuple[Node, ...]:

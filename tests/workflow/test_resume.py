@@ -1,0 +1,231 @@
+"""Resuming workflow runs (DESIGN.md §1.4, §7): completed steps never run again, decisions replay,
+a crashed process's run continues in another, a changed workflow refuses to resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kern.db.base import SyncDb
+from kern.db.postgres import PostgresDb
+from kern.db.sqlite import SqliteDb
+from kern.exceptions import WorkflowError
+from kern.run import RunStatus, StepCompleted
+from kern.workflow import Condition, Parallel, Router, Step, StepInput, Workflow
+
+REPO = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("crash_worker.py")
+_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+class Flaky:
+    """A step function that fails while ``failing`` is set, and counts its calls."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+        self.failing = True
+        self.calls = 0
+
+    def __call__(self, step_input: StepInput, session_state: dict[str, Any]) -> str:
+        self.calls += 1
+        session_state.setdefault("items", []).append(self.__name__)
+        if self.failing:
+            raise RuntimeError(f"{self.__name__} failed")
+        return self.__name__
+
+
+class Counted:
+    """A step function that appends its name to the state and counts its calls."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+        self.calls = 0
+
+    def __call__(self, step_input: StepInput, session_state: dict[str, Any]) -> str:
+        self.calls += 1
+        session_state.setdefault("items", []).append(self.__name__)
+        return self.__name__
+
+
+async def failed_run(workflow: Workflow) -> str:
+    """Run ``workflow`` expecting it to fail; the failed run's id."""
+    with pytest.raises(RuntimeError):
+        await workflow.arun("go")
+    runs = await workflow.store.get_runs(workflow.default_session_id)
+    (run,) = [r for r in runs if r.parent_run_id is None and r.status is RunStatus.error]
+    return run.run_id
+
+
+@pytest.mark.anyio
+async def test_resume_skips_completed_steps_and_reruns_the_failed_one(agent_db: SyncDb) -> None:
+    """After a failure, resume runs the failed step and the rest; the completed ones are not run again."""
+    first, flaky, last = Counted("first"), Flaky("flaky"), Counted("last")
+    workflow = Workflow(
+        name="resumable", db=agent_db, session_state={"items": []}, steps=[first, flaky, last]
+    )
+    run_id = await failed_run(workflow)
+    flaky.failing = False
+    output = await workflow.aresume(run_id)
+    assert (output.run_id, output.status, output.content) == (run_id, RunStatus.completed, "last")
+    assert (first.calls, flaky.calls, last.calls) == (1, 2, 1)
+    assert (await workflow.aget_session_state())["items"] == ["first", "flaky", "last"]
+    runs = [r for r in await workflow.store.get_runs(workflow.default_session_id) if r.parent_run_id is None]
+    assert [(r.run_id, r.status) for r in runs] == [(run_id, RunStatus.completed)]
+
+
+@pytest.mark.anyio
+async def test_resume_reuses_the_recorded_outputs_of_completed_steps() -> None:
+    """The step after the resumed one sees the output the completed step recorded."""
+    flaky = Flaky("flaky")
+    seen: list[Any] = []
+
+    def after(step_input: StepInput) -> None:
+        seen.append(step_input.get_step_content("first"))
+
+    workflow = Workflow(
+        name="outputs", steps=[Step(name="first", executor=lambda si: {"n": 1}), flaky, after]
+    )
+    run_id = await failed_run(workflow)
+    flaky.failing = False
+    events = [e async for e in workflow.aresume(run_id, stream=True) if isinstance(e, StepCompleted)]
+    assert seen == [{"n": 1}]
+    assert [(e.step_name, e.replayed) for e in events] == [
+        ("first", True),
+        ("flaky", False),
+        ("after", False),
+    ]
+
+
+@pytest.mark.anyio
+async def test_resume_replays_a_condition_decision() -> None:
+    """A condition decided before the failure is not evaluated again: the run takes the same branch."""
+    decisions = iter([True, False])
+    inside, flaky = Counted("inside"), Flaky("flaky")
+    condition = Condition(name="once", evaluator=lambda si: next(decisions), steps=[inside, flaky])
+    workflow = Workflow(name="decided", steps=[condition])
+    run_id = await failed_run(workflow)
+    flaky.failing = False
+    assert (await workflow.aresume(run_id)).content == "flaky"
+    assert inside.calls == 1
+
+
+@pytest.mark.anyio
+async def test_resume_replays_a_router_choice() -> None:
+    """A router's recorded choice is taken again even if the selector would now pick another."""
+    picks = iter(["a", "b"])
+    flaky = Flaky("a")
+    router = Router(name="pick", selector=lambda si: next(picks), choices=[flaky, Counted("b")])
+    workflow = Workflow(name="routed", steps=[router])
+    run_id = await failed_run(workflow)
+    flaky.failing = False
+    assert (await workflow.aresume(run_id)).content == "a"
+
+
+@pytest.mark.anyio
+async def test_resume_reruns_only_the_parallel_branches_that_did_not_complete() -> None:
+    """A branch that completed before its sibling failed is not run again."""
+    done, flaky = Counted("done"), Flaky("flaky")
+    workflow = Workflow(name="branches", steps=[Parallel(done, flaky, name="both")])
+    run_id = await failed_run(workflow)
+    flaky.failing = False
+    output = await workflow.aresume(run_id)
+    assert output.content == {"done": "done", "flaky": "flaky"}
+    assert (done.calls, flaky.calls) == (1, 2)
+
+
+@pytest.mark.anyio
+async def test_a_renamed_step_stops_the_resume_with_a_clear_error() -> None:
+    """Resuming with a workflow whose recorded step has another name raises WorkflowError naming both."""
+    first, flaky = Counted("first"), Flaky("flaky")
+    workflow = Workflow(name="renamed", steps=[first, flaky])
+    run_id = await failed_run(workflow)
+    changed = Workflow(
+        name="renamed", db=None, session_id=workflow.session_id, steps=[Counted("premier"), flaky]
+    )
+    with pytest.raises(WorkflowError, match=r"path 0 was 'first'.*now 'premier'"):
+        await changed.aresume(run_id)
+    assert first.calls == 1
+
+
+@pytest.mark.anyio
+async def test_a_removed_step_stops_the_resume_with_a_clear_error() -> None:
+    """Resuming with a workflow that lost a recorded step raises WorkflowError naming it."""
+    workflow = Workflow(name="shrunk", steps=[Parallel(Counted("a"), Flaky("flaky"), name="p")])
+    run_id = await failed_run(workflow)
+    changed = Workflow(name="shrunk", steps=[Parallel(Counted("a"), name="p")])
+    with pytest.raises(
+        WorkflowError, match=r"step 'flaky' at path 0/parallel/1 is no longer in the workflow"
+    ):
+        await changed.aresume(run_id)
+
+
+@pytest.mark.anyio
+async def test_resume_refuses_completed_unknown_and_foreign_runs() -> None:
+    """A completed run, an unknown run id and another workflow's run each raise WorkflowError."""
+    workflow = Workflow(name="done", steps=[Counted("only")])
+    output = await workflow.arun("go")
+    with pytest.raises(WorkflowError, match="completed"):
+        await workflow.aresume(output.run_id)
+    with pytest.raises(WorkflowError, match="no run"):
+        await workflow.aresume("no-such-run")
+    with pytest.raises(WorkflowError, match="not a run of workflow 'other'"):
+        await Workflow(name="other", steps=[Counted("only")]).aresume(output.run_id)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crash_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """(URL, schema) of a fresh store, already created, that the worker processes open."""
+    if request.param == "sqlite":
+        url, schema = f"sqlite:///{tmp_path / 'crash.db'}", None
+        db: SyncDb = SqliteDb(db_url=url)
+    else:
+        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
+        db = PostgresDb(url, db_schema=schema)
+    with db:
+        db.get_sessions()
+    return url, schema
+
+
+def _worker(
+    db: tuple[str, str | None], session: str, counter: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    url, schema = db
+    command = [sys.executable, "-W", "error", str(WORKER), url, schema or "-", session, str(counter), *args]
+    return subprocess.run(
+        command, env=_ENV, cwd=REPO, capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+@pytest.mark.slow
+def test_a_run_killed_inside_step_3_resumes_in_a_new_process(
+    crash_db: tuple[str, str | None], tmp_path: Path
+) -> None:
+    """SIGKILL inside step 3; resume in another process completes the run: steps 1-2 ran once, and the
+    final state equals an uninterrupted run's."""
+    counter = tmp_path / "counter.txt"
+    killed = _worker(crash_db, "crashed", counter, "kill")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert killed.stdout.strip() == "in-step-3"
+    url, schema = crash_db
+    with SqliteDb(db_url=url) if schema is None else PostgresDb(url, db_schema=schema) as db:
+        (run,) = [r for r in _runs(db, "crashed") if r.parent_run_id is None]
+    assert run.status is RunStatus.running  # nobody has noticed the crash yet
+    resumed = _worker(crash_db, "crashed", counter, "resume", run.run_id)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert counter.read_text().split() == ["1", "2", "3", "3", "4", "5"]
+    uninterrupted = _worker(crash_db, "clean", tmp_path / "clean.txt", "run")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+    assert json.loads(resumed.stdout) == json.loads(uninterrupted.stdout)
+    assert json.loads(resumed.stdout)["items"] == [f"step-{n}" for n in range(1, 6)]
+
+
+def _runs(db: SyncDb, session_id: str) -> list[Any]:
+    session = db.get_session(session_id)
+    assert session is not None
+    return list(session.runs)
