@@ -370,3 +370,16 @@ def test_the_sync_run_works_like_the_async_one() -> None:
     """run() drives the same engine from sync code."""
     output = Workflow(name="sync", steps=[lambda si: si.input.upper()]).run("hi")
     assert (output.content, output.status) == ("HI", RunStatus.completed)
+
+
+def test_print_response_shows_each_step_and_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    """print_response lists every step with its path and status, then the last step's content."""
+
+    def greet(step_input: StepInput) -> str:
+        return "hello from the last step"
+
+    Workflow(name="printed", steps=[Step(name="first", executor=lambda si: 1), greet]).print_response("go")
+    printed = capsys.readouterr().out
+    assert "first [0] completed" in printed
+    assert "greet [1] completed" in printed
+    assert "hello from the last step" in printed
