@@ -7,7 +7,10 @@ The Agent rows run ``agent_kern.py`` / ``agent_agno.py`` (one fresh interpreter 
 measure; what they measure is in ``_agent_common.py``) and collect the JSON they print; the contention
 rows run ``contention_kern.py`` / ``contention_agno.py`` the same way (``_contention_common.py``), on
 SQLite and, when the server answers, on PostgreSQL (``KERN_BENCH_PG_URL``, default
-``postgresql+psycopg://postgres@127.0.0.1:5432/test``; each repetition in a fresh schema, dropped after).
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``; each repetition in a fresh schema, dropped after);
+the team rows run ``team_kern.py`` / ``team_agno.py`` (``_team_common.py``): a 4-member parallel fan-out
+without a db, and the items 4 members appending in parallel keep in the team's state, on the same
+backends. ``--only GROUP`` (repeatable) runs some groups of rows only.
 
 The last column is a ratio that reads the same way on every row: above 1 means Kern is better. It is
 agno / kern for times and sizes (lower is better), kern / agno for runs/s (higher is better), and n/a
@@ -160,8 +163,12 @@ CONTENTION_ROWS: list[tuple[str, str, str, Better]] = [
 ]
 
 
+Backend = tuple[str, str]
+"""A store the contention and team rows run on: (worker argument, name in the table)."""
+
+
 def postgres_reachable() -> bool:
-    """Whether the PostgreSQL server of the contention rows answers (else those rows are skipped)."""
+    """Whether the PostgreSQL server answers (else the contention and team rows skip it)."""
     import sqlalchemy as sa
     from sqlalchemy.exc import OperationalError
 
@@ -170,14 +177,19 @@ def postgres_reachable() -> bool:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except OperationalError as exc:
-        print(f"PostgreSQL contention rows skipped: {PG_URL} unreachable: {exc.orig}", file=sys.stderr)
+        print(f"PostgreSQL rows skipped: {PG_URL} unreachable: {exc.orig}", file=sys.stderr)
         return False
     finally:
         engine.dispose()
     return True
 
 
-def contention_rows(repeat: int, peer: Path | None) -> tuple[list[Row], list[str]]:
+def backends() -> list[Backend]:
+    """SQLite, and PostgreSQL when its server answers."""
+    return [("sqlite", "SQLite")] + ([("postgres", "PostgreSQL")] if postgres_reachable() else [])
+
+
+def contention_rows(repeat: int, peer: Path | None, stores: list[Backend]) -> tuple[list[Row], list[str]]:
     """50 concurrent ``arun`` on one session and on 50 sessions, per backend (``_contention_common``).
 
     ``repeat // 3`` repetitions (3 to 10), each a fresh store. Also returns notes for under the table:
@@ -186,8 +198,7 @@ def contention_rows(repeat: int, peer: Path | None) -> tuple[list[Row], list[str
     rows: list[Row] = []
     notes: list[str] = []
     reps = min(max(3, repeat // 3), 10)
-    backends = [("sqlite", "SQLite")] + ([("postgres", "PostgreSQL")] if postgres_reachable() else [])
-    for backend, db in backends:
+    for backend, db in stores:
         kern = worker_results(sys.executable, "contention_kern.py", backend, reps, show_stderr=True)
         if kern is None:
             raise SystemExit(f"Kern's contention measure on {db} failed")
@@ -202,6 +213,42 @@ def contention_rows(repeat: int, peer: Path | None) -> tuple[list[Row], list[str
                 notes.append(
                     f"{who}, one session, {db}: items kept ranged {low}-{high} over {reps} repetitions"
                 )
+    return rows, notes
+
+
+TEAM_APPEND_ROWS = [
+    # result key prefix, row name
+    ("", "team parallel append (4 members, 25 calls each in one turn), {db}: items kept (of {attempted})"),
+    ("copy_", "team parallel append, tool writes a new list back, {db}: items kept (of {attempted})"),
+]
+
+
+def team_rows(repeat: int, peer: Path | None, stores: list[Backend]) -> tuple[list[Row], list[str]]:
+    """A 4-member parallel fan-out without a db, and parallel appends to one state (``_team_common``).
+
+    The fan-out is timed like the no-DB agent rows; the appends get ``repeat // 3`` repetitions (3 to
+    10) per backend and tool, each a fresh store. Also returns notes: where the items kept varied.
+    """
+    ours = worker_results(sys.executable, "team_kern.py", "fanout", repeat)
+    if ours is None:
+        raise SystemExit("Kern's team fan-out measure failed")
+    theirs = worker_results(peer, "team_agno.py", "fanout", repeat) if peer else None
+    name = "team: 4-member parallel fan-out, no DB, `await arun()`"
+    rows = [Row(name, "ms", ours["fanout_ms"], theirs["fanout_ms"] if theirs else None)]
+    notes: list[str] = []
+    reps = min(max(3, repeat // 3), 10)
+    for backend, db in stores:
+        kern = worker_results(sys.executable, "team_kern.py", backend, reps, show_stderr=True)
+        if kern is None:
+            raise SystemExit(f"Kern's team append measure on {db} failed")
+        agno = (worker_results(peer, "team_agno.py", backend, reps, show_stderr=True) if peer else None) or {}
+        for prefix, row in TEAM_APPEND_ROWS:
+            label = row.format(db=db, attempted=int(kern["attempted"]))
+            rows.append(Row(label, "items", kern[f"{prefix}items"], agno.get(f"{prefix}items"), "count"))
+            for who, results in (("kern", kern), ("agno", agno)):
+                if results and results[f"{prefix}items_min"] != results[f"{prefix}items_max"]:
+                    low, high = int(results[f"{prefix}items_min"]), int(results[f"{prefix}items_max"])
+                    notes.append(f"{who}, {label}: ranged {low}-{high} over {reps} repetitions")
     return rows, notes
 
 
@@ -240,6 +287,9 @@ def render(rows: list[Row], notes: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
+GROUPS = ["import", "agent", "contention", "team"]
+
+
 def main() -> None:
     """Run every benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -248,13 +298,27 @@ def main() -> None:
         type=int,
         default=15,
         help="samples per measure, medians reported: interpreters per import row, 200x constructions, "
-        "20x runs, rounds of the SQLite rows (5 to 100), /3 bursts of the contention rows (3 to 10)",
+        "20x runs, 5x team fan-outs, rounds of the SQLite rows (5 to 100), /3 bursts of the contention "
+        "rows and team appends (3 to 10)",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (agno)")
+    parser.add_argument(
+        "--only", action="append", choices=GROUPS, help="run only this group of rows (repeatable)"
+    )
     args = parser.parse_args()
     peer = None if args.no_peer else peer_python()
-    rows, notes = contention_rows(args.repeat, peer)
-    print(render(import_rows(args.repeat, peer) + agent_rows(args.repeat, peer) + rows, notes))
+    groups = args.only or GROUPS
+    stores = backends() if {"contention", "team"} & set(groups) else []
+    rows: list[Row] = []
+    notes: list[str] = []
+    rows += import_rows(args.repeat, peer) if "import" in groups else []
+    rows += agent_rows(args.repeat, peer) if "agent" in groups else []
+    for group, measure in (("contention", contention_rows), ("team", team_rows)):
+        if group in groups:
+            more_rows, more_notes = measure(args.repeat, peer, stores)
+            rows += more_rows
+            notes += more_notes
+    print(render(rows, notes))
 
 
 if __name__ == "__main__":
