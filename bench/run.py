@@ -10,7 +10,9 @@ SQLite and, when the server answers, on PostgreSQL (``KERN_BENCH_PG_URL``, defau
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``; each repetition in a fresh schema, dropped after);
 the team rows run ``team_kern.py`` / ``team_agno.py`` (``_team_common.py``): a 4-member parallel fan-out
 without a db, and the items 4 members appending in parallel keep in the team's state, on the same
-backends. ``--only GROUP`` (repeatable) runs some groups of rows only.
+backends; the workflow rows run ``workflow_kern.py`` / ``workflow_agno.py`` (``_workflow_common.py``):
+a workflow of 100 function steps, run without a db and on the same backends (one worker per backend
+times both). ``--only GROUP`` (repeatable) runs some groups of rows only.
 
 The last column is a ratio that reads the same way on every row: above 1 means Kern is better. It is
 agno / kern for times and sizes (lower is better), kern / agno for runs/s (higher is better), and n/a
@@ -164,11 +166,11 @@ CONTENTION_ROWS: list[tuple[str, str, str, Better]] = [
 
 
 Backend = tuple[str, str]
-"""A store the contention and team rows run on: (worker argument, name in the table)."""
+"""A store the contention, team and workflow rows run on: (worker argument, name in the table)."""
 
 
 def postgres_reachable() -> bool:
-    """Whether the PostgreSQL server answers (else the contention and team rows skip it)."""
+    """Whether the PostgreSQL server answers (else the contention, team and workflow rows skip it)."""
     import sqlalchemy as sa
     from sqlalchemy.exc import OperationalError
 
@@ -252,6 +254,28 @@ def team_rows(repeat: int, peer: Path | None, stores: list[Backend]) -> tuple[li
     return rows, notes
 
 
+def workflow_rows(repeat: int, peer: Path | None, stores: list[Backend]) -> list[Row]:
+    """A 100-step workflow of function steps, without a db and on each backend (``_workflow_common``).
+
+    One worker per framework and backend times ``repeat`` rounds (3 to 100) of one run without a db and
+    one on the backend; the no-DB row is the SQLite worker's.
+    """
+    rows: list[Row] = []
+    for backend, db in stores:
+        kern = worker_results(sys.executable, "workflow_kern.py", backend, repeat)
+        if kern is None:
+            raise SystemExit(f"Kern's workflow measure on {db} failed")
+        agno = (worker_results(peer, "workflow_agno.py", backend, repeat) if peer else None) or {}
+        if not rows:
+            name = "workflow: 100 function steps, total time, no DB, `await arun()`"
+            rows.append(Row(name, "ms", kern["none_ms"], agno.get("none_ms")))
+        name = f"workflow: 100 function steps, total time, {db}, `await arun()`"
+        rows.append(Row(name, "ms", kern["db_ms"], agno.get("db_ms")))
+        name = f"workflow: journal overhead per function step, {db}: (run on {db} - run without DB) / 100"
+        rows.append(Row(name, "ms", kern["step_ms"], agno.get("step_ms")))
+    return rows
+
+
 def figure(value: float) -> str:
     """Two decimals below 10, one above."""
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
@@ -287,7 +311,7 @@ def render(rows: list[Row], notes: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-GROUPS = ["import", "agent", "contention", "team"]
+GROUPS = ["import", "agent", "contention", "team", "workflow"]
 
 
 def main() -> None:
@@ -299,7 +323,7 @@ def main() -> None:
         default=15,
         help="samples per measure, medians reported: interpreters per import row, 200x constructions, "
         "20x runs, 5x team fan-outs, rounds of the SQLite rows (5 to 100), /3 bursts of the contention "
-        "rows and team appends (3 to 10)",
+        "rows and team appends (3 to 10), rounds of the workflow rows (3 to 100)",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (agno)")
     parser.add_argument(
@@ -308,7 +332,7 @@ def main() -> None:
     args = parser.parse_args()
     peer = None if args.no_peer else peer_python()
     groups = args.only or GROUPS
-    stores = backends() if {"contention", "team"} & set(groups) else []
+    stores = backends() if {"contention", "team", "workflow"} & set(groups) else []
     rows: list[Row] = []
     notes: list[str] = []
     rows += import_rows(args.repeat, peer) if "import" in groups else []
@@ -318,6 +342,7 @@ def main() -> None:
             more_rows, more_notes = measure(args.repeat, peer, stores)
             rows += more_rows
             notes += more_notes
+    rows += workflow_rows(args.repeat, peer, stores) if "workflow" in groups else []
     print(render(rows, notes))
 
 
