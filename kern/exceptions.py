@@ -60,13 +60,13 @@ class ToolCallError(KernError):
 class SessionError(KernError):
     """An operation on one session was refused."""
 
-    def __init__(self, message: str, *, session_id: str) -> None:
+    def __init__(self, message: str, *, session_id: str | None = None) -> None:
         super().__init__(message)
         self.session_id = session_id
 
 
 class SessionOwnershipError(SessionError):
-    """The session is owned by another user; the operation wrote nothing."""
+    """The session (or user memory) is owned by another user; the operation wrote nothing."""
 
 
 class SessionBusyError(SessionError):

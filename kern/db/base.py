@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from kern.db._sql import sessions
+from kern.db._sql import memories, sessions
 from kern.db._sql.executor import AsyncExecutor, SyncExecutor
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import DEFAULT_PREFIX, Tables, build_tables
 from kern.db.store import SessionStore
 from kern.exceptions import UsageError
-from kern.session.schema import RunRecord, Session, SessionType
+from kern.session.schema import RunRecord, Session, SessionType, UserMemory
 
 __all__ = ["AsyncDb", "BaseDb", "SessionType", "SyncDb", "upgrade_hint"]
 
@@ -126,6 +126,22 @@ class SyncDb(BaseDb):
     def get_runs(self, session_id: str, user_id: str | None = None) -> list[RunRecord]:
         """Every run of a session (member and step runs included), oldest first."""
         return self._executor.read(sessions.runs_of, self._tables, session_id, user_id)
+
+    def get_user_memories(self, user_id: str | None = None, limit: int | None = None) -> list[UserMemory]:
+        """A user's memories, oldest first; see :meth:`SessionStore.get_user_memories`."""
+        return self._executor.read(memories.get_user_memories, self._tables, user_id, limit)
+
+    def upsert_user_memory(self, memory: UserMemory) -> UserMemory:
+        """Insert or update a memory; see :meth:`SessionStore.upsert_user_memory`."""
+        return self._executor.write(memories.upsert_user_memory, self._tables, memory)
+
+    def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> bool:
+        """Delete a memory; see :meth:`SessionStore.delete_user_memory`."""
+        return self._executor.write(memories.delete_user_memory, self._tables, memory_id, user_id)
+
+    def clear_memories(self, user_id: str | None = None) -> int:
+        """Delete a user's (or all) memories; see :meth:`SessionStore.clear_memories`."""
+        return self._executor.write(memories.clear_memories, self._tables, user_id)
 
     def close(self) -> None:
         """Close the engine's pooled connections."""

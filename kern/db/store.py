@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 
-from kern.db._sql import claims, sessions
+from kern.db._sql import claims, memories, sessions
 from kern.db._sql.executor import AnyExecutor
 from kern.db._sql.journal import read_journal
 from kern.db._sql.sessions import SortBy, SortOrder
@@ -23,7 +23,7 @@ from kern.db.records import Busy, Claim, OnBusy, Replay, RunWrite
 from kern.exceptions import SessionBusyError, UsageError
 from kern.models.message import Message
 from kern.session.patch import PatchOp
-from kern.session.schema import RunRecord, Session, SessionType, StepRecord
+from kern.session.schema import RunRecord, Session, SessionSummary, SessionType, StepRecord, UserMemory
 
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_BUSY_TIMEOUT = 120.0
@@ -292,12 +292,56 @@ class SessionStore:
         return await self._executor.aread(read_journal, self.tables, run_id, user_id)
 
     async def history(
-        self, session_id: str, user_id: str | None, num_runs: int | None = None
+        self, session_id: str, user_id: str | None, num_runs: int | None = None, after: float | None = None
     ) -> list[Message]:
-        """Non-system messages of the last ``num_runs`` completed top-level runs, oldest first."""
+        """Non-system messages of the last ``num_runs`` completed top-level runs, oldest first.
+
+        With ``after`` (unix seconds), only runs started after it count (the runs a summary does not cover).
+        """
         return await self._executor.aread(
-            claims.history, self.tables, session_id=session_id, user_id=user_id, num_runs=num_runs
+            claims.history,
+            self.tables,
+            session_id=session_id,
+            user_id=user_id,
+            num_runs=num_runs,
+            after=after,
         )
+
+    # --- user memories and summaries ------------------------------------------------------------------------
+
+    async def get_user_memories(
+        self, user_id: str | None = None, limit: int | None = None
+    ) -> list[UserMemory]:
+        """The memories of ``user_id`` (every user's when None), oldest first; the newest ``limit`` if set."""
+        return await self._executor.aread(memories.get_user_memories, self.tables, user_id, limit)
+
+    async def upsert_user_memory(self, memory: UserMemory) -> UserMemory:
+        """Insert a memory (given an id if it has none) or update the one with its id; returns it stored.
+
+        Raises SessionOwnershipError, changing nothing, if the memory belongs to another user.
+        """
+        return await self._executor.awrite(memories.upsert_user_memory, self.tables, memory)
+
+    async def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> bool:
+        """Delete a memory; False if there is none. SessionOwnershipError if another user owns it."""
+        return await self._executor.awrite(memories.delete_user_memory, self.tables, memory_id, user_id)
+
+    async def clear_memories(self, user_id: str | None = None) -> int:
+        """Delete the memories of ``user_id`` (all memories when None); returns how many there were."""
+        return await self._executor.awrite(memories.clear_memories, self.tables, user_id)
+
+    async def get_session_summary(self, session_id: str, user_id: str | None = None) -> SessionSummary | None:
+        """A session's summary; None if it has none (or the session does not exist, or is another user's)."""
+        return await self._executor.aread(memories.get_summary, self.tables, session_id, user_id)
+
+    async def set_session_summary(
+        self, session_id: str, user_id: str | None, summary: SessionSummary
+    ) -> bool:
+        """Store a session's summary (the session must be owned by exactly ``user_id``); False if no session.
+
+        A summary covering fewer runs than the stored one is not written.
+        """
+        return await self._executor.awrite(memories.set_summary, self.tables, session_id, user_id, summary)
 
 
 def _lease(claim: Claim, lease_seconds: float | None) -> float:

@@ -24,7 +24,7 @@ from kern.db.records import Claim, OnBusy, Replay, RunWrite
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import ClaimLostError, KernError, StateSerializationError, StorageError, UsageError
 from kern.models.message import Message
-from kern.run.context import RunContext
+from kern.run.context import RunContext, RunMemory
 from kern.run.status import RunStatus
 from kern.session.codec import JsonValue, decode, encode_state
 from kern.session.patch import PatchOp, diff
@@ -62,6 +62,10 @@ class RunSpec:
     """The run row and its opening ``messages`` are stored already (a workflow run resumed)."""
     state_at_checkpoints: bool = True
     """Whether member runs' checkpoints commit the state too; a workflow commits it only with its steps."""
+    with_summary: bool = False
+    """The run shows the session's summary (and the history after it)."""
+    memory_limit: int | None = None
+    """The run uses the user's memories, this many of the newest (None: no memories)."""
 
     def record(
         self,
@@ -103,6 +107,8 @@ class ActiveRun:
             session_state=state,
             dependencies=dict(spec.dependencies),
             metadata=dict(spec.metadata),
+            session_summary=claim.session.summary if spec.with_summary else None,
+            memory=_memory(spec),
         )
         self.messages: list[Message] = list(spec.messages)
         self.started_at = started_at
@@ -275,6 +281,17 @@ class ChildRun:
         flushed = len(self.messages)
         await self.root.commit_writes([write], with_state=self.root.spec.state_at_checkpoints)
         self._written, self._flushed = True, flushed
+
+
+DEFAULT_MEMORY_USER = "default"
+"""Whose memories a run without a user id uses: one anonymous user, never every user's."""
+
+
+def _memory(spec: RunSpec) -> RunMemory | None:
+    if spec.memory_limit is None:
+        return None
+    user = spec.user_id if spec.user_id is not None else DEFAULT_MEMORY_USER
+    return RunMemory(store=spec.store, user_id=user, component_id=spec.component_id, limit=spec.memory_limit)
 
 
 RunHandle = ActiveRun | ChildRun

@@ -7,9 +7,29 @@ them (ids, the live session state, dependencies) lives here. Tools receive it by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+
+from kern.session.schema import SessionSummary, UserMemory
+
+if TYPE_CHECKING:
+    from kern.db.store import SessionStore
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunMemory:
+    """The user's memories as a run sees them (when the definition uses memories).
+
+    ``memories`` is filled when the run starts and refreshed when the run changes them; the system
+    message shows it on every model call.
+    """
+
+    store: SessionStore
+    user_id: str
+    component_id: str | None
+    limit: int
+    memories: list[UserMemory] = field(default_factory=list[UserMemory])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -28,3 +48,7 @@ class RunContext:
     dependencies: dict[str, Any] = field(default_factory=dict[str, Any])
     metadata: dict[str, Any] = field(default_factory=dict[str, Any])
     state_lock: anyio.Lock = field(default_factory=anyio.Lock, repr=False)
+    session_summary: SessionSummary | None = None
+    """The session's summary, when the definition shows it (``add_session_summary_to_context``)."""
+    memory: RunMemory | None = None
+    """The user's memories, when the definition uses them."""

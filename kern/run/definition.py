@@ -20,11 +20,15 @@ from kern.db.base import BaseDb
 from kern.db.records import OnBusy
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import UsageError
+from kern.memory.agentic import agentic_memory_tool
+from kern.memory.manager import MemoryManager
 from kern.models.base import Model
 from kern.run.agentic_state import agentic_state_tool
+from kern.run.post_run import PostRunPlan
 from kern.run.prompt import PromptParts
 from kern.run.runnable import Runnable, default_model, process_store, slug
 from kern.run.tool_calls import Confirm, ToolBox
+from kern.session.summary import SessionSummaryManager
 from kern.tools import Function, Toolkit, resolve_tools
 
 ToolLike = Callable[..., Any] | Function | Toolkit
@@ -56,6 +60,13 @@ class Definition(Runnable):
     retries: int | None = None
     tool_call_limit: int | None = None
     output_schema: type[BaseModel] | None = None
+    enable_session_summaries: bool = False
+    session_summary_manager: SessionSummaryManager | None = None
+    add_session_summary_to_context: bool = False
+    update_memory_on_run: bool = False
+    enable_agentic_memory: bool = False
+    memory_manager: MemoryManager | None = None
+    add_memories_to_context: bool | None = None
     on_busy: OnBusy = "wait"
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     lease_seconds: float = DEFAULT_LEASE_SECONDS
@@ -116,6 +127,21 @@ class Definition(Runnable):
         """What the system message is made of."""
         return self._derived.prompt
 
+    @property
+    def post_run_plan(self) -> PostRunPlan | None:
+        """What runs after each run: the summary update, memory learning (None: nothing)."""
+        return self._derived.post_run
+
+    @property
+    def show_summary(self) -> bool:
+        """Whether runs show the session summary (and only the history after it)."""
+        return self.add_session_summary_to_context
+
+    @property
+    def memory_limit(self) -> int | None:
+        """How many of the user's memories runs load (None: runs use no memories)."""
+        return self._derived.memory_limit
+
 
 class _Derived:
     """What a definition derives from its parameters once."""
@@ -125,6 +151,8 @@ class _Derived:
         self.session_id = definition.session_id or str(uuid.uuid4())
         self.model = definition.model or default_model()
         agentic = [agentic_state_tool()] if definition.enable_agentic_state else []
+        if definition.enable_agentic_memory:
+            agentic.append(agentic_memory_tool())
         functions = resolve_tools([*definition.tools, *agentic, *definition.extra_functions()])
         self.toolbox = ToolBox(
             functions={f.name: f for f in functions}, source=self.component_id, confirm=definition.confirm()
@@ -138,4 +166,25 @@ class _Derived:
             markdown=definition.markdown,
             output_schema=definition.output_schema,
             add_session_state=definition.add_session_state_to_context,
+            add_summary=definition.add_session_summary_to_context,
+            add_memories=_memories_in_context(definition),
         )
+        summaries = definition.session_summary_manager or (
+            SessionSummaryManager() if definition.enable_session_summaries else None
+        )
+        learning = (definition.memory_manager or MemoryManager()) if definition.update_memory_on_run else None
+        self.post_run = (
+            PostRunPlan(model=self.model, summaries=summaries, memories=learning)
+            if summaries is not None or learning is not None
+            else None
+        )
+        uses_memories = definition.update_memory_on_run or definition.enable_agentic_memory
+        manager = definition.memory_manager or MemoryManager()
+        self.memory_limit = manager.limit if uses_memories or _memories_in_context(definition) else None
+
+
+def _memories_in_context(definition: Definition) -> bool:
+    """``add_memories_to_context``, on by default when the definition uses memories."""
+    if definition.add_memories_to_context is not None:
+        return definition.add_memories_to_context
+    return definition.update_memory_on_run or definition.enable_agentic_memory

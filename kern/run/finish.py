@@ -10,6 +10,7 @@ import anyio
 import pydantic
 
 from kern.exceptions import ModelOutputError
+from kern.models.structured import strip_fence
 from kern.run.active import RunHandle
 from kern.run.model_loop import LoopResult, LoopSettings
 from kern.run.output import RunMetrics, RunOutput
@@ -63,18 +64,9 @@ def _content(settings: LoopSettings, result: LoopResult) -> Any:
     if schema is None or result.content is None:
         return result.content
     try:
-        return schema.model_validate_json(_strip_fence(result.content))
+        return schema.model_validate_json(strip_fence(result.content))
     except pydantic.ValidationError as error:
         model = settings.model.id
         raise ModelOutputError(
             f"the answer of model {model!r} does not match {schema.__name__}: {error}", model=model
         ) from error
-
-
-def _strip_fence(text: str) -> str:
-    """Models often wrap JSON in a ```json fence; the schema is about what is inside."""
-    stripped = text.strip()
-    if stripped.startswith("```") and stripped.endswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        return stripped.rsplit("```", 1)[0]
-    return stripped

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from kern.models.message import Message
 from kern.run.status import RunStatus
+
+if TYPE_CHECKING:
+    from kern.run.post_run import PostRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,8 @@ class RunOutput:
     parent_run_id: str | None = None
     member_responses: tuple[RunOutput, ...] = ()
     step_outputs: dict[str, Any] = field(default_factory=dict[str, Any])
+    post_run: PostRun | None = None
+    """The summary/memory work after the run (when the definition does any): ``await post_run.wait()``."""
 
     def get_content_as_string(self) -> str:
         """The content as text: structured output as JSON, nothing as ''."""

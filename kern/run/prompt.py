@@ -29,6 +29,8 @@ class PromptParts:
     markdown: bool
     output_schema: type[BaseModel] | None
     add_session_state: bool
+    add_summary: bool = False
+    add_memories: bool = False
 
     def system_message(self, context: RunContext) -> Message | None:
         """The system message for the next model call, or None when there is nothing to say."""
@@ -40,6 +42,8 @@ class PromptParts:
             *(["Use markdown to format your answers."] if self.markdown else []),
             *([_schema_section(self.output_schema)] if self.output_schema else []),
             *([_state_section(context.session_state)] if self.add_session_state else []),
+            *(_summary_section(context) if self.add_summary else []),
+            *(_memories_section(context) if self.add_memories else []),
         ]
         return Message(role="system", content="\n\n".join(sections)) if sections else None
 
@@ -64,3 +68,20 @@ def _schema_section(schema: type[BaseModel]) -> str:
 
 def _state_section(state: Mapping[str, object]) -> str:
     return f"<session_state>\n{to_json_text(state, indent=2)}\n</session_state>"
+
+
+def _summary_section(context: RunContext) -> list[str]:
+    summary = context.session_summary
+    if summary is None:
+        return []
+    topics = f"\nTopics: {', '.join(summary.topics)}" if summary.topics else ""
+    tag = "summary_of_earlier_conversation"
+    return [f"<{tag}>\n{summary.summary}{topics}\n</{tag}>"]
+
+
+def _memories_section(context: RunContext) -> list[str]:
+    memory = context.memory
+    if memory is None or not memory.memories:
+        return []
+    listed = "\n".join(f"- [{m.memory_id}] {m.memory}" for m in memory.memories)
+    return [f"What you know about the user from earlier conversations:\n<memories>\n{listed}\n</memories>"]

@@ -19,20 +19,21 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypedDict, Unpack, overload
 
 import anyio
+from anyio.abc import TaskGroup
 
 from kern._private.sync import iterate_sync, run_sync
 from kern.db.records import OnBusy
 from kern.db.store import SessionStore
 from kern.models.base import Model
 from kern.models.message import Message
-from kern.run.active import refuse_reentry
+from kern.run.active import DEFAULT_MEMORY_USER, refuse_reentry
 from kern.run.console import print_events
 from kern.run.events import Emit, RunEvent, discard
 from kern.run.output import RunOutput
 from kern.run.streams import EventStream, event_stream
 from kern.session.codec import encode_state
 from kern.session.patch import diff
-from kern.session.schema import Session, SessionType
+from kern.session.schema import Session, SessionSummary, SessionType, UserMemory
 from kern.session.state import apply_updates
 
 
@@ -48,6 +49,7 @@ class RunCall:
     metadata: Mapping[str, Any]
     stream: bool
     idempotency_key: str | None = None
+    background: TaskGroup | None = None
 
 
 class RunOptions(TypedDict, total=False):
@@ -59,6 +61,7 @@ class RunOptions(TypedDict, total=False):
     dependencies: Mapping[str, Any] | None
     metadata: Mapping[str, Any] | None
     idempotency_key: str | None
+    background: TaskGroup | None
 
 
 class Runnable(ABC):
@@ -115,7 +118,9 @@ class Runnable(ABC):
         ``overwrite_db_session_state``); ``dependencies`` and ``metadata`` are merged over the
         definition's for this run only. With ``idempotency_key``, a call repeating the key of a completed
         run of the session returns that run's output instead of running again (a retried webhook); a
-        stream of such a call yields just its RunCompleted. Leave a stream early with ``aclose()``; a
+        stream of such a call yields just its RunCompleted. With ``background`` (an anyio task group),
+        the session summary and memory updates that follow a run run in that task group and ``arun``
+        returns first (``await output.post_run.wait()``). Leave a stream early with ``aclose()``; a
         stream simply dropped cancels its run when it is collected.
         """
         call = self._call(input, stream, options)
@@ -250,6 +255,29 @@ class Runnable(ABC):
         """The sync face of :meth:`aget_chat_history`."""
         return run_sync(lambda: self.aget_chat_history(session_id, user_id))
 
+    async def aget_session_summary(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> SessionSummary | None:
+        """The session's summary (default: this definition's session); None if it has none yet."""
+        return await self.store.get_session_summary(
+            session_id or self.default_session_id, self._user(user_id)
+        )
+
+    def get_session_summary(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> SessionSummary | None:
+        """The sync face of :meth:`aget_session_summary`."""
+        return run_sync(lambda: self.aget_session_summary(session_id, user_id))
+
+    async def aget_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
+        """The memories kept about a user (default: this definition's user), oldest first."""
+        user = self._user(user_id)
+        return await self.store.get_user_memories(user if user is not None else DEFAULT_MEMORY_USER)
+
+    def get_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
+        """The sync face of :meth:`aget_user_memories`."""
+        return run_sync(lambda: self.aget_user_memories(user_id))
+
     async def adelete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
         """Delete a session with its runs and messages; False if it did not exist."""
         return await self.store.delete_session(session_id or self.default_session_id, self._user(user_id))
@@ -275,6 +303,7 @@ class Runnable(ABC):
             metadata={**(self.metadata or {}), **(options.get("metadata") or {})},
             stream=stream,
             idempotency_key=options.get("idempotency_key"),
+            background=options.get("background"),
         )
 
 

@@ -7,19 +7,23 @@ idempotent retry and records a failure is the same, and is written here once.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
+from anyio.abc import TaskGroup
 from pydantic import BaseModel
 
 from kern._private.log import bound_run, get_logger
 from kern.db.records import OnBusy, Replay
 from kern.db.store import SessionStore
 from kern.models.message import Message
-from kern.run.active import ActiveRun, RunSpec, execute
+from kern.run.active import DEFAULT_MEMORY_USER, ActiveRun, RunSpec, execute
 from kern.run.events import Emit, RunCompleted, RunError, RunStarted
 from kern.run.output import RunMetrics, RunOutput
+from kern.run.post_run import PostRun, PostRunPlan, after_run
 from kern.run.status import RunStatus
 from kern.session.schema import SessionType
 
@@ -55,6 +59,12 @@ class Definition(Protocol):
     def busy_timeout(self) -> float: ...
     @property
     def lease_seconds(self) -> float: ...
+    @property
+    def post_run_plan(self) -> PostRunPlan | None: ...
+    @property
+    def show_summary(self) -> bool: ...
+    @property
+    def memory_limit(self) -> int | None: ...
 
 
 class Call(Protocol):
@@ -74,6 +84,8 @@ class Call(Protocol):
     def metadata(self) -> Mapping[str, Any]: ...
     @property
     def idempotency_key(self) -> str | None: ...
+    @property
+    def background(self) -> TaskGroup | None: ...
 
 
 async def run_top_level(
@@ -111,17 +123,28 @@ async def run_top_level(
         idempotency_key=call.idempotency_key,
         resuming=resume_run_id is not None,
         state_at_checkpoints=state_at_checkpoints,
+        with_summary=definition.show_summary,
+        memory_limit=definition.memory_limit,
     )
+    started: list[ActiveRun] = []
 
     async def body(run: ActiveRun) -> RunOutput:
         context = run.context
         await emit(
             RunStarted(run_id=context.run_id, session_id=context.session_id, source=source, input=call.input)
         )
+        started.append(run)
+        if context.memory is not None:
+            memory = context.memory
+            memory.memories[:] = await spec.store.get_user_memories(memory.user_id, limit=memory.limit)
         history: Sequence[Message] = ()
         if definition.add_history_to_context:
+            summary = context.session_summary
             history = await spec.store.history(
-                context.session_id, context.user_id, definition.num_history_runs
+                context.session_id,
+                context.user_id,
+                definition.num_history_runs,
+                after=summary.last_run_at if summary is not None else None,
             )
         output = await turn(run, history)
         log.debug("run.completed", source=source, duration=round(output.metrics.duration, 4))
@@ -153,6 +176,27 @@ async def run_top_level(
         await emit(
             RunCompleted(run_id=output.run_id, session_id=output.session_id, source=source, output=output)
         )
+        return output
+    plan = definition.post_run_plan
+    if plan is None:
+        return output
+    return await _post_run(plan, spec, started[0], output, call.background)
+
+
+async def _post_run(
+    plan: PostRunPlan, spec: RunSpec, run: ActiveRun, output: RunOutput, background: TaskGroup | None
+) -> RunOutput:
+    """Start the summary/memory work after the committed run: now, or in ``background``."""
+    post = PostRun()
+    output = dataclasses.replace(output, post_run=post)
+    memory_user = run.context.memory.user_id if run.context.memory is not None else DEFAULT_MEMORY_USER
+    work = partial(
+        after_run, plan, spec.store, output, post, started_at=run.started_at, memory_user=memory_user
+    )
+    if background is not None:
+        background.start_soon(work)
+    else:
+        await work()
     return output
 
 

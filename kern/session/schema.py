@@ -25,11 +25,33 @@ class SessionType(StrEnum):
 
 @dataclass(slots=True)
 class SessionSummary:
-    """A condensed account of a session's conversation so far."""
+    """A condensed account of a session's conversation so far.
+
+    ``last_run_at`` is the start time (unix seconds) of the last run the summary covers: history shown
+    with the summary starts after it.
+    """
 
     summary: str
     topics: list[str] = field(default_factory=list[str])
     updated_at: int | None = None
+    last_run_at: float | None = None
+
+
+@dataclass(slots=True)
+class UserMemory:
+    """A durable fact about a user, kept across sessions (the ``memories`` table).
+
+    ``input`` is the message it was learnt from, ``component_id`` the agent or team that learnt it.
+    """
+
+    memory: str
+    user_id: str | None = None
+    memory_id: str = ""
+    topics: list[str] = field(default_factory=list[str])
+    input: str | None = None
+    component_id: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
 
 
 @dataclass(slots=True)

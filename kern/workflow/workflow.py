@@ -83,6 +83,21 @@ class Workflow(Runnable):
         return None
 
     @property
+    def post_run_plan(self) -> None:
+        """A workflow's own runs keep no summary and learn no memories (its agents may)."""
+        return None
+
+    @property
+    def show_summary(self) -> bool:
+        """See :attr:`post_run_plan`."""
+        return False
+
+    @property
+    def memory_limit(self) -> None:
+        """See :attr:`post_run_plan`."""
+        return None
+
+    @property
     def nodes(self) -> tuple[Node, ...]:
         """The steps, each as a Step or composite."""
         return self._nodes

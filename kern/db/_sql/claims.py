@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, true, update
 
 from kern.db._sql.dialect import for_update, upsert
 from kern.db._sql.journal import write_steps
@@ -170,9 +170,16 @@ def commit(
 
 
 def history(
-    conn: Connection, t: Tables, *, session_id: str, user_id: str | None, num_runs: int | None
+    conn: Connection,
+    t: Tables,
+    *,
+    session_id: str,
+    user_id: str | None,
+    num_runs: int | None,
+    after: float | None = None,
 ) -> list[Message]:
-    """Messages of the last ``num_runs`` completed top-level runs (all when None), oldest first.
+    """Messages of the last ``num_runs`` completed top-level runs (all when None), oldest first; with
+    ``after``, of runs started after that time only.
 
     Reads only the runs asked for: one query, the run ids a ``LIMIT`` on an index away.
     """
@@ -185,6 +192,7 @@ def history(
             t.runs.c.user_id.is_not_distinct_from(user_id),
             t.runs.c.parent_run_id.is_(None),
             t.runs.c.status == RunStatus.completed.value,
+            t.runs.c.created_at > after if after is not None else true(),
         )
         .order_by(t.runs.c.created_at.desc(), t.runs.c.run_id.desc())
         .limit(num_runs)

@@ -12,7 +12,7 @@ from kern.exceptions import StorageError
 from kern.models.message import Message
 from kern.run.status import RunStatus
 from kern.session.codec import decode
-from kern.session.schema import SESSION_CLASSES, RunRecord, Session, SessionSummary, SessionType
+from kern.session.schema import SESSION_CLASSES, RunRecord, Session, SessionSummary, SessionType, UserMemory
 
 
 def session_from_row(
@@ -53,7 +53,34 @@ def summary_from_json(data: Any) -> SessionSummary | None:
     if data is None:
         return None
     return SessionSummary(
-        summary=data["summary"], topics=list(data.get("topics", [])), updated_at=data.get("updated_at")
+        summary=data["summary"],
+        topics=list(data.get("topics", [])),
+        updated_at=data.get("updated_at"),
+        last_run_at=data.get("last_run_at"),
+    )
+
+
+def summary_to_json(summary: SessionSummary) -> dict[str, Any]:
+    """The form the ``summary`` column holds."""
+    return {
+        "summary": summary.summary,
+        "topics": list(summary.topics),
+        "updated_at": summary.updated_at,
+        "last_run_at": summary.last_run_at,
+    }
+
+
+def memory_from_row(row: RowMapping) -> UserMemory:
+    """A UserMemory from a memories row."""
+    return UserMemory(
+        memory=row["memory"],
+        user_id=row["user_id"],
+        memory_id=row["memory_id"],
+        topics=list(row["topics"] or []),
+        input=row["input"],
+        component_id=row["component_id"],
+        created_at=int(row["created_at"]),
+        updated_at=int(row["updated_at"]),
     )
 
 

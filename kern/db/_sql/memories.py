@@ -1,0 +1,123 @@
+"""User memories and session summaries: what outlives one run, written after the run's own commit.
+
+Memories are rows keyed by ``memory_id`` and owned by a ``user_id``; every query carries the owner
+predicate, and a write to a memory another user owns raises SessionOwnershipError and changes nothing.
+A summary is one JSON value on the session row, written by its own short transaction (the run that
+triggered it has committed and given the session up already).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from kern.db._sql.rows import memory_from_row, summary_from_json, summary_to_json
+from kern.db._sql.sessions import fits, now, owner_filter
+from kern.db._sql.tables import Tables
+from kern.exceptions import SessionOwnershipError, UsageError
+from kern.session.schema import SessionSummary, UserMemory
+
+
+def get_user_memories(
+    conn: Connection, t: Tables, user_id: str | None, limit: int | None = None
+) -> list[UserMemory]:
+    """The memories of ``user_id`` (every user's when None), oldest first (the last ``limit`` when set)."""
+    stmt = select(t.memories).where(owner_filter(t.memories.c.user_id, user_id))
+    if limit is not None:
+        newest = stmt.order_by(t.memories.c.updated_at.desc(), t.memories.c.memory_id.desc()).limit(limit)
+        rows = list(conn.execute(newest).mappings())[::-1]
+    else:
+        rows = list(conn.execute(stmt.order_by(t.memories.c.created_at, t.memories.c.memory_id)).mappings())
+    return [memory_from_row(row) for row in rows]
+
+
+def upsert_user_memory(conn: Connection, t: Tables, memory: UserMemory) -> UserMemory:
+    """Insert ``memory`` (a new id when it has none) or update the one with its id; returns it as stored.
+
+    Updating a memory that another user owns raises SessionOwnershipError.
+    """
+    if not memory.memory.strip():
+        raise UsageError("a memory needs some text")
+    fits(user_id=memory.user_id, component_id=memory.component_id)
+    stamp = now()
+    memory_id = memory.memory_id or str(uuid.uuid4())
+    existing = conn.execute(select(t.memories).where(t.memories.c.memory_id == memory_id)).mappings().first()
+    values = {
+        "memory": memory.memory,
+        "topics": list(memory.topics),
+        "input": memory.input,
+        "component_id": memory.component_id,
+        "updated_at": stamp,
+    }
+    if existing is None:
+        insert_values = {**values, "memory_id": memory_id, "user_id": memory.user_id, "created_at": stamp}
+        conn.execute(t.memories.insert().values(insert_values))
+    else:
+        _check_owner(memory_id, existing["user_id"], memory.user_id)
+        conn.execute(update(t.memories).where(t.memories.c.memory_id == memory_id).values(values))
+    row = conn.execute(select(t.memories).where(t.memories.c.memory_id == memory_id)).mappings().one()
+    return memory_from_row(row)
+
+
+def delete_user_memory(conn: Connection, t: Tables, memory_id: str, user_id: str | None) -> bool:
+    """Delete one memory; False if there is none. Raises SessionOwnershipError if another user owns it."""
+    owner = conn.execute(select(t.memories.c.user_id).where(t.memories.c.memory_id == memory_id)).first()
+    if owner is None:
+        return False
+    if user_id is not None:
+        _check_owner(memory_id, owner.user_id, user_id)
+    conn.execute(delete(t.memories).where(t.memories.c.memory_id == memory_id))
+    return True
+
+
+def clear_memories(conn: Connection, t: Tables, user_id: str | None) -> int:
+    """Delete the memories of ``user_id`` (every memory when None); returns how many there were."""
+    where = owner_filter(t.memories.c.user_id, user_id)
+    count = conn.execute(select(func.count()).select_from(t.memories).where(where)).scalar_one()
+    conn.execute(delete(t.memories).where(where))
+    return int(count)
+
+
+def get_summary(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> SessionSummary | None:
+    """The session's summary; None if it has none, or there is no such session of ``user_id``."""
+    stmt = select(t.sessions.c.summary).where(
+        t.sessions.c.session_id == session_id, owner_filter(t.sessions.c.user_id, user_id)
+    )
+    return summary_from_json(conn.execute(stmt).scalar())
+
+
+def set_summary(
+    conn: Connection, t: Tables, session_id: str, user_id: str | None, summary: SessionSummary
+) -> bool:
+    """Store ``summary`` on the session owned by exactly ``user_id``; False if there is no such session.
+
+    A summary covering less than the stored one (an older run's, finishing late) is not written.
+    """
+    row = conn.execute(
+        select(t.sessions.c.user_id, t.sessions.c.summary).where(t.sessions.c.session_id == session_id)
+    ).first()
+    if row is None:
+        return False
+    if row.user_id != user_id:
+        raise SessionOwnershipError(
+            f"session {session_id!r} belongs to another user than {user_id!r}; its summary was not written",
+            session_id=session_id,
+        )
+    stored = summary_from_json(row.summary)
+    covered = stored.last_run_at if stored is not None else None
+    if covered is not None and summary.last_run_at is not None and summary.last_run_at < covered:
+        return True
+    conn.execute(
+        update(t.sessions)
+        .where(t.sessions.c.session_id == session_id)
+        .values(summary=summary_to_json(summary), updated_at=now())
+    )
+    return True
+
+
+def _check_owner(memory_id: str, owner: str | None, user_id: str | None) -> None:
+    if owner != user_id:
+        raise SessionOwnershipError(
+            f"memory {memory_id!r} belongs to another user than {user_id!r}; nothing was changed"
+        )
