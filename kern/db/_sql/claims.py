@@ -162,11 +162,13 @@ def commit(
         values["lease_owner"] = None
     if state_patch:
         values["session_state"] = apply_patch(row.session_state, state_patch)
-    conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
+    changed = bool(state_patch or writes or release)  # a journal-only commit (a step starting) leaves the row
+    if changed:
+        conn.execute(update(t.sessions).where(t.sessions.c.session_id == claim.session_id).values(values))
     for write in writes:
         _write_run(conn, t, claim, write, stamp)
     write_steps(conn, t, claim, steps)
-    return row.version + 1
+    return row.version + 1 if changed else row.version
 
 
 def history(

@@ -7,6 +7,8 @@ busy_timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions).
 
 from __future__ import annotations
 
+import functools
+
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -42,15 +44,27 @@ def upsert(
     """INSERT, or UPDATE the ``update`` columns of the row with the same ``keys`` when ``where`` holds.
 
     When the existing row fails ``where`` nothing is written; with ``RETURNING`` no row comes back.
+    The updated columns are set from ``values`` as parameters, not from the ``excluded`` row: the same
+    values, without building an alias of the table (and a proxy of each column) on every call.
     """
+    new = {c: values[c] for c in update}
     if conn.dialect.name == "postgresql":
         pg = postgresql.insert(table).values(dict(values))
-        return pg.on_conflict_do_update(
-            index_elements=list(keys), set_={c: pg.excluded[c] for c in update}, where=where
-        )
+        return pg.on_conflict_do_update(index_elements=list(keys), set_=new, where=where)
     lite = sqlite.insert(table).values(dict(values))
-    return lite.on_conflict_do_update(
-        index_elements=list(keys), set_={c: lite.excluded[c] for c in update}, where=where
+    return lite.on_conflict_do_update(index_elements=list(keys), set_=new, where=where)
+
+
+@functools.lru_cache(maxsize=64)
+def upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...]) -> Insert:
+    """An INSERT ... ON CONFLICT (``keys``) DO UPDATE of the ``update`` columns, built once per table.
+
+    Execute it with the row's values as parameters: ``conn.execute(stmt, values)``. Building a
+    statement costs more than running it on a hot path (a workflow writes two journal rows per step).
+    """
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=list(keys), set_={c: insert.excluded[c] for c in update}
     )
 
 

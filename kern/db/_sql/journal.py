@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from kern.db._sql.dialect import upsert
+from kern.db._sql.dialect import upsert_statement
 from kern.db._sql.rows import run_from_row
 from kern.db._sql.sessions import owner_filter
 from kern.db._sql.tables import Tables
@@ -50,7 +50,8 @@ def write_steps(conn: Connection, t: Tables, claim: Claim, steps: Sequence[StepR
             "started_at": step.started_at,
             "finished_at": step.finished_at,
         }
-        conn.execute(upsert(conn, t.workflow_steps, values, ["run_id", "step_path"], _UPDATE_COLUMNS))
+        stmt = upsert_statement(conn.dialect.name, t.workflow_steps, ("run_id", "step_path"), _UPDATE_COLUMNS)
+        conn.execute(stmt, values)
 
 
 def read_journal(
