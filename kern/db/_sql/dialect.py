@@ -8,7 +8,6 @@ busy_timeout, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions).
 from __future__ import annotations
 
 import functools
-
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
