@@ -16,8 +16,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 lint: install
-	$(BIN)/ruff check kern tests bench examples agents
-	$(BIN)/ruff format --check kern tests bench examples agents
+	$(BIN)/ruff check kern tests bench examples agents workflows
+	$(BIN)/ruff format --check kern tests bench examples agents workflows
 
 typecheck: install
 	$(BIN)/pyright

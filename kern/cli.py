@@ -1,4 +1,4 @@
-"""The ``kern`` command: ``kern db upgrade`` and ``kern db current``."""
+"""The ``kern`` command: ``kern db upgrade|current`` and ``kern workflow run|validate|resume``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,29 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--db-schema", default=None, help="PostgreSQL schema holding Kern's tables")
         if name == "upgrade":
             sub.add_argument("--revision", default="head", help="target revision (default head)")
+    add_workflow_commands(commands.add_parser("workflow", help="run, validate and resume workflows"))
     return parser
+
+
+def add_workflow_commands(parser: argparse.ArgumentParser) -> None:
+    """``kern workflow run|validate|resume``."""
+    workflow = parser.add_subparsers(dest="workflow_command", required=True)
+    definition = "a workflow YAML file, or module:attr naming a Workflow object"
+    db_help = "sqlite:///path.db or postgresql://... (default $KERN_DB_URL, else sqlite:///kern.db)"
+    run = workflow.add_parser("run", help="run a workflow: progress on stderr, its output on stdout")
+    run.add_argument("file", metavar="FILE", help=definition)
+    run.add_argument("--input", required=True, help="the workflow's input text")
+    run.add_argument("--session-id", default=None, help="the session to run on (default: a new one)")
+    run.add_argument("--user-id", default=None, help="the user the session belongs to")
+    run.add_argument("--db", default=None, help=db_help)
+    validate = workflow.add_parser("validate", help="check a workflow definition without running it")
+    validate.add_argument("file", metavar="FILE", help=definition)
+    resume = workflow.add_parser("resume", help="continue a failed or interrupted run")
+    resume.add_argument("run_id", metavar="RUN_ID", help="the run to continue (printed when it started)")
+    resume.add_argument("--db", default=None, help=db_help)
+    resume.add_argument(
+        "--file", default=None, metavar="FILE", help=f"{definition} (default: where the run recorded it)"
+    )
 
 
 def db_command(args: argparse.Namespace) -> str:
@@ -57,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kern`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "workflow":
+            from kern.workflow._cli import command
+
+            return command(args, sys.stdout, sys.stderr)
         print(db_command(args))
     except KernError as exc:
         print(f"kern: error: {exc}", file=sys.stderr)
