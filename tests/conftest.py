@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from kern.db.base import SyncDb
+from kern.db.postgres import PostgresDb
+from kern.db.sqlite import SqliteDb
 from tests.support.openai_server import OpenAIServer
 
 PG_URL = os.environ.get("KERN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -64,3 +68,20 @@ def openai_server() -> Iterator[OpenAIServer]:
         problems = server.problems()
     if problems:
         pytest.fail("loopback OpenAI server: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """(URL, schema) of a fresh store, already at head, that several OS processes open."""
+    if request.param == "sqlite":
+        url, schema = f"sqlite:///{tmp_path / 'shared.db'}", None
+    else:
+        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
+    with open_store(url, schema) as db:
+        db.get_sessions()  # creates the schema, so that the processes race only on the session
+    return url, schema
+
+
+def open_store(url: str, schema: str | None) -> SyncDb:
+    """The sync face of the store at ``url`` (``schema``: PostgreSQL's, None for SQLite)."""
+    return SqliteDb(db_url=url) if schema is None else PostgresDb(url, db_schema=schema)

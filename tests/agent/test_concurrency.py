@@ -14,12 +14,11 @@ import pytest
 
 from kern.agent import Agent
 from kern.db.base import SyncDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
 from kern.exceptions import SessionBusyError
 from kern.run import RunStatus
 from kern.session.schema import SessionType
 from kern.testing import FunctionModel, ModelRequest, ScriptedModel, tool_call
+from tests.conftest import open_store
 
 WORKER = Path(__file__).with_name("run_worker.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -152,24 +151,6 @@ async def test_failed_run_with_a_key_runs_again(agent_db: SyncDb) -> None:
     assert (await agent.arun("evt", idempotency_key="evt-3")).content == "worked"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """(URL, schema) of a fresh store, already created, that several processes open."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'shared.db'}", None
-        db: SyncDb = SqliteDb(db_url=url)
-    else:
-        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
-        db = PostgresDb(url, db_schema=schema)
-    with db:
-        db.get_sessions()  # creates the schema, so that the processes race only on the session
-    return url, schema
-
-
-def _open(url: str, schema: str | None) -> SyncDb:
-    return SqliteDb(db_url=url) if schema is None else PostgresDb(url, db_schema=schema)
-
-
 def _worker(url: str, schema: str | None, mode: str, arg: str) -> list[str]:
     return [sys.executable, "-W", "error", str(WORKER), url, schema or "-", "shared", mode, arg]
 
@@ -179,9 +160,9 @@ _ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_four_processes_keep_every_run_and_item(shared_db: tuple[str, str | None]) -> None:
+async def test_four_processes_keep_every_run_and_item(shared_store: tuple[str, str | None]) -> None:
     """4 OS processes x 25 Agent runs on one session: all 100 items and 100 completed runs."""
-    url, schema = shared_db
+    url, schema = shared_store
     failures: list[str] = []
 
     async def spawn(proc: int) -> None:
@@ -196,7 +177,7 @@ async def test_four_processes_keep_every_run_and_item(shared_db: tuple[str, str 
             for proc in range(4):
                 tg.start_soon(spawn, proc)
     assert failures == []
-    with _open(url, schema) as db:
+    with open_store(url, schema) as db:
         session = db.get_session("shared")
     assert session is not None
     expected = sorted(f"p{proc}-{i}" for proc in range(4) for i in range(25))
@@ -219,14 +200,14 @@ def _start_hanging(url: str, schema: str | None) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_then_the_next_run_takes_over(shared_db: tuple[str, str | None]) -> None:
+def test_sigkill_mid_run_then_the_next_run_takes_over(shared_store: tuple[str, str | None]) -> None:
     """After SIGKILL mid-run the next run proceeds once the lease expires, keeping the killed run's
     committed tool batch, marking that run abandoned, duplicating nothing."""
-    url, schema = shared_db
+    url, schema = shared_store
     process = _start_hanging(url, schema)
     process.kill()
     process.communicate(timeout=30)
-    with _open(url, schema) as db:
+    with open_store(url, schema) as db:
         agent = Agent(model=_appending_model(), db=db, tools=[append], session_id="shared", busy_timeout=30)
         agent.run("after-kill")
         session = db.get_session("shared")
@@ -240,9 +221,9 @@ def test_sigkill_mid_run_then_the_next_run_takes_over(shared_db: tuple[str, str 
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_run_records_the_run_as_cancelled(shared_db: tuple[str, str | None]) -> None:
+def test_ctrl_c_in_run_records_the_run_as_cancelled(shared_store: tuple[str, str | None]) -> None:
     """KeyboardInterrupt during the sync run() commits the run as cancelled before it propagates."""
-    url, schema = shared_db
+    url, schema = shared_store
     process = _start_hanging(url, schema)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)

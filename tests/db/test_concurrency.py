@@ -59,20 +59,6 @@ async def test_concurrent_tasks_keep_every_item(db: BaseDb) -> None:
     assert len(session.runs) == tasks
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """(URL, schema) of a fresh store, already at head, that several processes open."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'shared.db'}", None
-        db: SyncDb = SqliteDb(db_url=url)
-    else:
-        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
-        db = PostgresDb(url, db_schema=schema)
-    with db:
-        db.get_sessions()  # creates the schema, so that the processes race only on the session
-    return url, schema
-
-
 @pytest.mark.slow
 async def test_processes_keep_every_item_and_run(shared_store: tuple[str, str | None]) -> None:
     """4 OS processes committing 50 runs each to one session leave all 200 items and 200 runs."""

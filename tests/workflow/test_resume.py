@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 
 from kern.db.base import SyncDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
 from kern.exceptions import WorkflowError
 from kern.run import RunStatus, StepCompleted
 from kern.workflow import Condition, Parallel, Router, Step, StepInput, Workflow
+from tests.conftest import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
@@ -178,20 +177,6 @@ async def test_resume_refuses_completed_unknown_and_foreign_runs() -> None:
         await Workflow(name="other", steps=[Counted("only")]).aresume(output.run_id)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def crash_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """(URL, schema) of a fresh store, already created, that the worker processes open."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'crash.db'}", None
-        db: SyncDb = SqliteDb(db_url=url)
-    else:
-        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
-        db = PostgresDb(url, db_schema=schema)
-    with db:
-        db.get_sessions()
-    return url, schema
-
-
 def _worker(
     db: tuple[str, str | None], session: str, counter: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
@@ -204,22 +189,22 @@ def _worker(
 
 @pytest.mark.slow
 def test_a_run_killed_inside_step_3_resumes_in_a_new_process(
-    crash_db: tuple[str, str | None], tmp_path: Path
+    shared_store: tuple[str, str | None], tmp_path: Path
 ) -> None:
     """SIGKILL inside step 3; resume in another process completes the run: steps 1-2 ran once, and the
     final state equals an uninterrupted run's."""
     counter = tmp_path / "counter.txt"
-    killed = _worker(crash_db, "crashed", counter, "kill")
+    killed = _worker(shared_store, "crashed", counter, "kill")
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert killed.stdout.strip() == "in-step-3"
-    url, schema = crash_db
-    with SqliteDb(db_url=url) if schema is None else PostgresDb(url, db_schema=schema) as db:
+    url, schema = shared_store
+    with open_store(url, schema) as db:
         (run,) = [r for r in _runs(db, "crashed") if r.parent_run_id is None]
     assert run.status is RunStatus.running  # nobody has noticed the crash yet
-    resumed = _worker(crash_db, "crashed", counter, "resume", run.run_id)
+    resumed = _worker(shared_store, "crashed", counter, "resume", run.run_id)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert counter.read_text().split() == ["1", "2", "3", "3", "4", "5"]
-    uninterrupted = _worker(crash_db, "clean", tmp_path / "clean.txt", "run")
+    uninterrupted = _worker(shared_store, "clean", tmp_path / "clean.txt", "run")
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
     assert json.loads(resumed.stdout) == json.loads(uninterrupted.stdout)
     assert json.loads(resumed.stdout)["items"] == [f"step-{n}" for n in range(1, 6)]
