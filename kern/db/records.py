@@ -10,7 +10,7 @@ from kern.models.message import Message
 from kern.session.schema import RunRecord, Session
 
 OnBusy = Literal["wait", "reject"]
-RunWriteMode = Literal["upsert", "insert", "update"]
+RunWriteMode = Literal["upsert", "insert", "update", "resume"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,8 @@ class RunWrite:
     ``first_seq`` is the position of ``messages[0]`` within the run, so repeated commits append.
     ``mode`` says what is known of the row: ``"upsert"`` (nothing), ``"insert"`` (a new run: the row
     cannot exist yet) or ``"update"`` (the run wrote its row before); the last two skip the upsert.
+    ``"resume"`` updates a stored run that did not complete (a workflow run resumed), and raises
+    WorkflowError if it completed meanwhile.
     """
 
     run: RunRecord

@@ -334,14 +334,24 @@ class SessionStore:
         """A session's summary; None if it has none (or the session does not exist, or is another user's)."""
         return await self._executor.aread(memories.get_summary, self.tables, session_id, user_id)
 
-    async def set_session_summary(
-        self, session_id: str, user_id: str | None, summary: SessionSummary
-    ) -> bool:
-        """Store a session's summary (the session must be owned by exactly ``user_id``); False if no session.
+    async def summary_input(
+        self, session_id: str, user_id: str | None, after: float | None
+    ) -> tuple[list[Message], float | None]:
+        """The messages no summary covers yet (of completed runs started after ``after``) and the start
+        of the newest such run."""
+        return await self._executor.aread(memories.summary_input, self.tables, session_id, user_id, after)
 
-        A summary covering fewer runs than the stored one is not written.
+    async def set_session_summary(
+        self, session_id: str, user_id: str | None, summary: SessionSummary, replaces: float | None = None
+    ) -> bool:
+        """Store a session's summary if the stored one is still the one it was made from (whose
+        ``last_run_at`` is ``replaces``; None: no summary yet); False if not, or if there is no session.
+
+        The session must be owned by exactly ``user_id``.
         """
-        return await self._executor.awrite(memories.set_summary, self.tables, session_id, user_id, summary)
+        return await self._executor.awrite(
+            memories.set_summary, self.tables, session_id, user_id, summary, replaces
+        )
 
 
 def _lease(claim: Claim, lease_seconds: float | None) -> float:

@@ -128,13 +128,17 @@ class ActiveRun:
         A value the codec cannot store raises StateSerializationError naming its path, after the live
         state is put back (in place) as it was at the last capture.
         """
-        state = self.context.session_state
         try:
-            self._good = encode_state(state)
+            self._good = encode_state(self.context.session_state)
         except StateSerializationError:
-            state.clear()
-            state.update(self.state_snapshot())
+            self.restore_state()
             raise
+
+    def restore_state(self) -> None:
+        """Put the live state back, in place, as it was at the last capture."""
+        state = self.context.session_state
+        state.clear()
+        state.update(self.state_snapshot())
 
     def state_snapshot(self) -> dict[str, Any]:
         """A fresh copy of the last good state."""
@@ -192,9 +196,20 @@ class ActiveRun:
             self._stored = committing
             self.released = release
 
-    def child(self, *, component_id: str, input: str, parent_run_id: str) -> ChildRun:
-        """A member run inside this run's claim: its own row and messages, this run's live state."""
-        return ChildRun(self, component_id=component_id, input=input, parent_run_id=parent_run_id)
+    def child(
+        self, *, component_id: str, input: str, parent_run_id: str, memory_limit: int | None = None
+    ) -> ChildRun:
+        """A member run inside this run's claim: its own row and messages, this run's live state.
+
+        ``memory_limit``: the member uses the user's memories (its own setting, not the parent's).
+        """
+        return ChildRun(
+            self,
+            component_id=component_id,
+            input=input,
+            parent_run_id=parent_run_id,
+            memory_limit=memory_limit,
+        )
 
     async def record_failure(self, status: RunStatus, error: BaseException) -> None:
         """Commit how the run ended badly, with the last good state; never interrupted by cancellation.
@@ -224,7 +239,15 @@ class ChildRun:
     own messages, and shares the root run's live state, state lock and commits.
     """
 
-    def __init__(self, root: ActiveRun, *, component_id: str, input: str, parent_run_id: str) -> None:
+    def __init__(
+        self,
+        root: ActiveRun,
+        *,
+        component_id: str,
+        input: str,
+        parent_run_id: str,
+        memory_limit: int | None = None,
+    ) -> None:
         self.root = root
         self.spec = replace(
             root.spec,
@@ -234,6 +257,7 @@ class ChildRun:
             parent_run_id=parent_run_id,
             idempotency_key=None,
             messages=(),
+            memory_limit=memory_limit,
         )
         shared = root.context
         self.context = RunContext(
@@ -244,6 +268,7 @@ class ChildRun:
             dependencies=shared.dependencies,
             metadata=shared.metadata,
             state_lock=shared.state_lock,
+            memory=_memory(self.spec),
         )
         self.messages: list[Message] = [Message(role="user", content=input)]
         self.started_at = time.time()
@@ -262,9 +287,17 @@ class ChildRun:
         """A fresh copy of the shared state's last good version."""
         return self.root.state_snapshot()
 
-    def child(self, *, component_id: str, input: str, parent_run_id: str) -> ChildRun:
+    def child(
+        self, *, component_id: str, input: str, parent_run_id: str, memory_limit: int | None = None
+    ) -> ChildRun:
         """A member run of this member (a nested team's), in the same root claim."""
-        return ChildRun(self.root, component_id=component_id, input=input, parent_run_id=parent_run_id)
+        return ChildRun(
+            self.root,
+            component_id=component_id,
+            input=input,
+            parent_run_id=parent_run_id,
+            memory_limit=memory_limit,
+        )
 
     async def checkpoint(
         self,
@@ -350,7 +383,7 @@ def _start(spec: RunSpec, started_at: float) -> RunWrite:
     """What the claim writes: the new run's row and opening messages, or a resumed run's status."""
     record = spec.record(RunStatus.running, started_at)
     if spec.resuming:
-        return RunWrite(record, mode="update")
+        return RunWrite(record, mode="resume")
     return RunWrite(record, spec.messages, mode="insert")
 
 

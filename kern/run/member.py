@@ -23,6 +23,8 @@ class Member(Protocol):
 
     @property
     def component_id(self) -> str: ...
+    @property
+    def memory_limit(self) -> int | None: ...
 
     async def arun_member(
         self, run: RunHandle, emit: Emit, *, task: str, stream: bool = False, team: object | None = None
@@ -44,7 +46,14 @@ async def run_member(
     ``source`` is the id the Member events are emitted under (the team or workflow); ``team`` is what
     the member's tools get injected as ``team``.
     """
-    child = parent.child(component_id=member.component_id, input=task, parent_run_id=parent.context.run_id)
+    child = parent.child(
+        component_id=member.component_id,
+        input=task,
+        parent_run_id=parent.context.run_id,
+        memory_limit=member.memory_limit,
+    )
+    if (memory := child.context.memory) is not None:
+        memory.memories[:] = await memory.store.get_user_memories(memory.user_id, limit=memory.limit)
     await child.checkpoint()
     context = parent.context
     await emit(

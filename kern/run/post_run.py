@@ -53,15 +53,12 @@ async def after_run(
     output: RunOutput,
     post: PostRun,
     *,
-    started_at: float,
     memory_user: str,
 ) -> None:
     """Update the summary and the memories after ``output``'s run; failures go to ``post.errors``."""
     try:
         if plan.summaries is not None:
-            await _guarded(
-                post, "session summary", _summarize(plan, plan.summaries, store, output, post, started_at)
-            )
+            await _guarded(post, "session summary", _summarize(plan, plan.summaries, store, output, post))
         if plan.memories is not None:
             await _guarded(
                 post, "user memories", _learn(plan, plan.memories, store, output, post, memory_user)
@@ -71,19 +68,20 @@ async def after_run(
 
 
 async def _summarize(
-    plan: PostRunPlan,
-    manager: SessionSummaryManager,
-    store: SessionStore,
-    output: RunOutput,
-    post: PostRun,
-    started_at: float,
+    plan: PostRunPlan, manager: SessionSummaryManager, store: SessionStore, output: RunOutput, post: PostRun
 ) -> None:
     previous = await store.get_session_summary(output.session_id, output.user_id)
-    summary = await manager.summarize(
-        previous, output.messages, run_started_at=started_at, fallback_model=plan.model
-    )
-    await store.set_session_summary(output.session_id, output.user_id, summary)
-    post.summary = summary
+    covered = previous.last_run_at if previous is not None else None
+    messages, last_run_at = await store.summary_input(output.session_id, output.user_id, covered)
+    if not messages:
+        return  # another update covered this run already
+    summary = await manager.summarize(previous, messages, last_run_at=last_run_at, fallback_model=plan.model)
+    if await store.set_session_summary(output.session_id, output.user_id, summary, replaces=covered):
+        post.summary = summary
+    else:
+        log.info(
+            "run.summary_superseded", session_id=output.session_id
+        )  # the next update covers what it missed
 
 
 async def _learn(

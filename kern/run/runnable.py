@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 from kern._private.sync import iterate_sync, run_sync
 from kern.db.records import OnBusy
 from kern.db.store import SessionStore
+from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
 from kern.run.active import DEFAULT_MEMORY_USER, refuse_reentry
@@ -142,6 +143,7 @@ class Runnable(ABC):
         self, input: str | Message, *, stream: bool = False, **options: Unpack[RunOptions]
     ) -> RunOutput | Iterator[RunEvent]:
         """The sync face of :meth:`arun`; works inside a running event loop too."""
+        _no_background(options)
         call = self._call(input, stream, options)
         if stream:
             return iterate_sync(lambda: event_stream(lambda emit: self._execute(call, emit)))
@@ -175,6 +177,7 @@ class Runnable(ABC):
         **options: Unpack[RunOptions],
     ) -> RunOutput | None:
         """The sync face of :meth:`aprint_response`."""
+        _no_background(options)
         return run_sync(
             lambda: self.aprint_response(
                 input, stream=stream, markdown=markdown, show_tool_calls=show_tool_calls, **options
@@ -304,6 +307,14 @@ class Runnable(ABC):
             stream=stream,
             idempotency_key=options.get("idempotency_key"),
             background=options.get("background"),
+        )
+
+
+def _no_background(options: RunOptions) -> None:
+    if options.get("background") is not None:
+        raise UsageError(
+            "background= takes a task group of the caller's event loop, which a sync run() does not "
+            "have; use await arun(..., background=task_group)"
         )
 
 

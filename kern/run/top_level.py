@@ -127,6 +127,8 @@ async def run_top_level(
         memory_limit=definition.memory_limit,
     )
     started: list[ActiveRun] = []
+    plan = definition.post_run_plan
+    post = PostRun() if plan is not None else None
 
     async def body(run: ActiveRun) -> RunOutput:
         context = run.context
@@ -147,6 +149,8 @@ async def run_top_level(
                 after=summary.last_run_at if summary is not None else None,
             )
         output = await turn(run, history)
+        if post is not None:  # attached before RunCompleted, so a stream's consumer can wait for it too
+            output = dataclasses.replace(output, post_run=post)
         log.debug("run.completed", source=source, duration=round(output.metrics.duration, 4))
         await emit(
             RunCompleted(run_id=context.run_id, session_id=context.session_id, source=source, output=output)
@@ -177,27 +181,27 @@ async def run_top_level(
             RunCompleted(run_id=output.run_id, session_id=output.session_id, source=source, output=output)
         )
         return output
-    plan = definition.post_run_plan
-    if plan is None:
+    if plan is None or post is None:
         return output
-    return await _post_run(plan, spec, started[0], output, call.background)
+    await _post_run(plan, spec, started[0], output, post, call.background)
+    return output
 
 
 async def _post_run(
-    plan: PostRunPlan, spec: RunSpec, run: ActiveRun, output: RunOutput, background: TaskGroup | None
-) -> RunOutput:
+    plan: PostRunPlan,
+    spec: RunSpec,
+    run: ActiveRun,
+    output: RunOutput,
+    post: PostRun,
+    background: TaskGroup | None,
+) -> None:
     """Start the summary/memory work after the committed run: now, or in ``background``."""
-    post = PostRun()
-    output = dataclasses.replace(output, post_run=post)
     memory_user = run.context.memory.user_id if run.context.memory is not None else DEFAULT_MEMORY_USER
-    work = partial(
-        after_run, plan, spec.store, output, post, started_at=run.started_at, memory_user=memory_user
-    )
+    work = partial(after_run, plan, spec.store, output, post, memory_user=memory_user)
     if background is not None:
         background.start_soon(work)
     else:
         await work()
-    return output
 
 
 def replayed_output(definition: Definition, replay: Replay) -> RunOutput:

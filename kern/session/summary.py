@@ -1,8 +1,9 @@
 """Session summaries: a condensed account of a long conversation, updated after each run.
 
-The update is incremental: the model gets the previous summary and the messages of the run just
-finished, never the whole history. A summary records the start of the last run it covers
-(``last_run_at``), so a run that shows the summary shows only the history after it.
+The update is incremental: the model gets the previous summary and the messages of the runs it does
+not cover yet (normally just the run that finished), never the whole history. A summary records the
+start of the last run it covers (``last_run_at``), so a run that shows the summary shows only the
+history after it, and an update that lost a race is made good by the next one.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ class SessionSummaryManager:
         previous: SessionSummary | None,
         messages: Sequence[Message],
         *,
-        run_started_at: float,
+        last_run_at: float | None,
         fallback_model: Model,
     ) -> SessionSummary:
-        """The summary of the conversation up to and including ``messages`` (one run's)."""
+        """The summary of the conversation: ``previous`` updated with ``messages`` (the runs after it, of
+        which the newest started at ``last_run_at``)."""
         exchange = "\n".join(
             f"{m.role}: {m.content}" for m in messages if m.role in ("user", "assistant") and m.content
         )
@@ -65,5 +67,5 @@ class SessionSummaryManager:
             summary=answer.summary,
             topics=answer.topics,
             updated_at=int(time.time()),
-            last_run_at=run_started_at,
+            last_run_at=last_run_at,
         )

@@ -216,11 +216,15 @@ class Engine:
         if not user.wants:
             return await call_user(fn, *args)
         context = self.run.context
-        async with context.state_lock:
+        async with context.state_lock:  # nothing else changes the state while it is held
+            self.run.capture_state()
             try:
-                return await call_user(fn, *args, **user.kwargs(context))
-            finally:
-                self.run.capture_state()
+                result = await call_user(fn, *args, **user.kwargs(context))
+            except BaseException:
+                self.run.restore_state()  # a failed call leaves no half of its writes (for a retry, a skip)
+                raise
+            self.run.capture_state()
+            return result
 
     # --- composites ----------------------------------------------------------------------------------------
 
@@ -310,11 +314,7 @@ class Engine:
             picked = await self.call(node.selector, self._input(previous))
             route = self._route(node, picked)
             await self._decided(node, path, {"route": [choice.name for choice in route]})
-        for i, choice in enumerate(route):
-            output = await self.step(choice, f"{path}/router/{i}", previous)
-            if output is not None:
-                previous = output
-        return previous
+        return await self.sequence(route, f"{path}/router", previous)
 
     def _route(self, node: Router, picked: Any) -> list[Node]:
         items = list(cast("list[Any]", picked)) if isinstance(picked, list | tuple) else [picked]

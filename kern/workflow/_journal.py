@@ -112,6 +112,8 @@ def check_against(steps: Sequence[Node], recorded: Mapping[str, StepRecord]) -> 
         if path == RUN_PATH:
             continue
         node = _resolve(steps, path.split("/"), "", recorded)
+        if isinstance(node, Router):
+            problems.extend(_missing_choices(node, path, row))
         if node is None:
             problems.append(f"step {row.step_name!r} at path {path} is no longer in the workflow")
         elif node.name != row.step_name:
@@ -123,6 +125,18 @@ def check_against(steps: Sequence[Node], recorded: Mapping[str, StepRecord]) -> 
             "the workflow changed since the run started, so it cannot be resumed safely: "
             + "; ".join(sorted(problems))
         )
+
+
+def _missing_choices(router: Router, path: str, row: StepRecord) -> list[str]:
+    """What a router's recorded route names that its choices no longer have."""
+    route = decision_field(row.decision, "route")
+    names = {choice.name for choice in router.choices}
+    recorded = [str(name) for name in cast("list[Any]", route)] if isinstance(route, list) else []
+    return [
+        f"router {router.name!r} at path {path} chose {name!r}, which is no longer one of its choices"
+        for name in recorded
+        if name not in names
+    ]
 
 
 def _resolve(

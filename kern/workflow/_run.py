@@ -92,5 +92,6 @@ async def _journal(workflow: Workflow, run: ActiveRun, *, resumed: bool) -> Jour
         attempt=root.attempt + 1 if root is not None else 1,
         started_at=root.started_at if root is not None else run.started_at,
         decision={"source": workflow.source},
+        with_state=not resumed,  # the state the run starts from (a run's session_state=) is kept for resume
     )
     return journal

@@ -182,3 +182,19 @@ async def test_a_team_learns_memories_like_an_agent() -> None:
     team = Team(model=FunctionModel(reply), members=[Agent(model=ScriptedModel())], update_memory_on_run=True)
     await team.arun("I work at night", user_id="zoe")
     assert [m.memory for m in await team.aget_user_memories("zoe")] == ["Works at night"]
+
+
+@pytest.mark.anyio
+async def test_a_member_sees_and_manages_the_users_memories() -> None:
+    """A workflow's agent step with agentic memory is shown the user's memories and can add to them."""
+    from kern.session.schema import UserMemory
+    from kern.workflow import Workflow
+
+    member_model = ScriptedModel(tool_call("update_user_memories", add=["Lives in Oslo"]), "saved")
+    member = Agent(name="helper", model=member_model, enable_agentic_memory=True)
+    workflow = Workflow(name="remember", steps=[member], user_id="ola")
+    await workflow.store.upsert_user_memory(UserMemory(memory="Likes skiing", user_id="ola"))
+    output = await workflow.arun("I live in Oslo")
+    assert output.content == "saved"
+    assert "Likes skiing" in (member_model.requests[0].system or "")
+    assert [m.memory for m in await workflow.store.get_user_memories("ola")] == ["Likes skiing", "Lives in Oslo"]

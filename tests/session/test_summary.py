@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import pytest
 
 from kern.agent import Agent
 from kern.db.in_memory import InMemoryDb
-from kern.run import RunStatus
+from kern.exceptions import UsageError
+from kern.run import RunCompleted, RunStatus
 from kern.session.schema import SessionSummary
 from kern.session.summary import DEFAULT_SUMMARY_PROMPT, SessionSummaryManager
 from kern.testing import FunctionModel, ModelRequest, ScriptedModel
@@ -150,12 +152,60 @@ async def test_a_failing_summary_is_reported_and_the_run_stays_completed() -> No
 
 
 @pytest.mark.anyio
-async def test_an_older_summary_never_replaces_a_newer_one() -> None:
-    """A summary covering an earlier run (finishing late) is not written over the stored one."""
+async def test_a_summary_made_from_an_outdated_one_is_not_written() -> None:
+    """set_session_summary writes only over the summary it was made from (compare and set)."""
     store = InMemoryDb().store
     await store.create_session("s", Agent.session_type)
-    await store.set_session_summary("s", None, SessionSummary("newer", last_run_at=20.0))
-    await store.set_session_summary("s", None, SessionSummary("older", last_run_at=10.0))
+    assert await store.set_session_summary("s", None, SessionSummary("first", last_run_at=10.0)) is True
+    assert await store.set_session_summary("s", None, SessionSummary("late", last_run_at=5.0)) is False
+    assert await store.set_session_summary("s", None, SessionSummary("next", last_run_at=20.0), replaces=10.0)
     summary = await store.get_session_summary("s")
     assert summary is not None
-    assert summary.summary == "newer"
+    assert summary.summary == "next"
+
+
+@pytest.mark.anyio
+async def test_a_summary_that_loses_a_race_loses_no_run() -> None:
+    """Run A's summary is slow; run B's, written first, already covers A; A's late one is not written."""
+    release = anyio.Event()
+    calls: list[str] = []
+
+    async def reply(request: ModelRequest) -> str:
+        if not is_summary_request(request):
+            return "ok"
+        calls.append(request.last_user_message or "")
+        if len(calls) == 1:
+            await release.wait()
+        return json.dumps({"summary": f"covers: {request.last_user_message}", "topics": []})
+
+    agent = Agent(model=FunctionModel(reply), enable_session_summaries=True)
+    async with anyio.create_task_group() as tg:
+        first = await agent.arun("ALPHA", background=tg)
+        await agent.arun("BETA")
+        release.set()
+        assert first.post_run is not None
+        await first.post_run.wait()
+        assert first.post_run.summary is None  # superseded, not an error
+        assert first.post_run.errors == []
+    summary = await agent.aget_session_summary()
+    assert summary is not None
+    assert "ALPHA" in summary.summary
+    assert "BETA" in summary.summary
+
+
+@pytest.mark.anyio
+async def test_a_streamed_run_carries_its_post_run_in_run_completed() -> None:
+    """The RunCompleted event's output has post_run, so a stream consumer can wait for the summary."""
+    agent = Agent(model=summarizing_model(), enable_session_summaries=True)
+    completed = [e async for e in agent.arun("hi", stream=True) if isinstance(e, RunCompleted)]
+    post = completed[0].output.post_run
+    assert post is not None
+    await post.wait()
+    assert post.summary is not None
+
+
+def test_background_is_refused_by_the_sync_run() -> None:
+    """run(background=...) raises UsageError: a sync caller has no task group of its loop to lend."""
+    agent = Agent(model=ScriptedModel("hi"), enable_session_summaries=True)
+    with pytest.raises(UsageError, match="background"):
+        agent.run("hi", background=object())  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from kern.db.base import SyncDb
@@ -136,6 +137,82 @@ async def test_resume_reruns_only_the_parallel_branches_that_did_not_complete() 
     output = await workflow.aresume(run_id)
     assert output.content == {"done": "done", "flaky": "flaky"}
     assert (done.calls, flaky.calls) == (1, 2)
+
+
+@pytest.mark.anyio
+async def test_resume_keeps_the_state_the_run_was_given() -> None:
+    """A run's session_state= survives a failure in its first step: the resumed step sees it."""
+    seen: list[Any] = []
+
+    def first(step_input: StepInput, session_state: dict[str, Any]) -> None:
+        seen.append(session_state.get("mode"))
+        if len(seen) == 1:
+            raise RuntimeError("first attempt fails")
+
+    workflow = Workflow(name="given", session_state={"mode": "default"}, steps=[first])
+    with pytest.raises(RuntimeError):
+        await workflow.arun("go", session_state={"mode": "fast"})
+    (run,) = await workflow.store.get_runs(workflow.default_session_id)
+    await workflow.aresume(run.run_id)
+    assert seen == ["fast", "fast"]
+
+
+@pytest.mark.anyio
+async def test_resuming_a_run_that_completes_meanwhile_is_refused() -> None:
+    """A resume racing the live run waits for its session, then refuses: the run completed."""
+    inside, release = anyio.Event(), anyio.Event()
+
+    async def slow(step_input: StepInput) -> str:
+        inside.set()
+        await release.wait()
+        return "done"
+
+    workflow = Workflow(name="live", steps=[slow])
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(workflow.arun, "go")
+        await inside.wait()
+        (run,) = await workflow.store.get_runs(workflow.default_session_id)
+
+        async def resume() -> None:
+            with pytest.raises(WorkflowError, match="completed"):
+                await workflow.aresume(run.run_id)
+
+        tg.start_soon(resume)
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    runs = await workflow.store.get_runs(workflow.default_session_id)
+    assert [(r.run_id, r.status) for r in runs] == [(run.run_id, RunStatus.completed)]
+    session = await workflow.aget_session()
+    assert session is not None
+    assert [m.role for m in session.messages] == ["user", "assistant"]
+
+
+@pytest.mark.anyio
+async def test_a_retried_step_starts_from_the_state_before_its_failed_attempt() -> None:
+    """A function step that wrote then failed is retried on the state it started from."""
+    attempts: list[int] = []
+
+    def half(step_input: StepInput, session_state: dict[str, Any]) -> None:
+        attempts.append(1)
+        session_state.setdefault("items", []).append("x")
+        if len(attempts) == 1:
+            raise RuntimeError("half done")
+
+    workflow = Workflow(name="retry", steps=[Step(name="half", executor=half, retries=1, retry_delay=0)])
+    output = await workflow.arun("go")
+    assert output.session_state == {"items": ["x"]}
+
+
+@pytest.mark.anyio
+async def test_a_skipped_step_leaves_none_of_its_writes() -> None:
+    """on_error='skip' goes on as if the step had not run, its state writes included."""
+
+    def half(step_input: StepInput, session_state: dict[str, Any]) -> None:
+        session_state["half"] = True
+        raise RuntimeError("half done")
+
+    workflow = Workflow(name="skip", steps=[Step(name="half", executor=half, on_error="skip")])
+    assert (await workflow.arun("go")).session_state == {}
 
 
 @pytest.mark.anyio

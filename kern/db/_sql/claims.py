@@ -20,7 +20,7 @@ from kern.db._sql.rows import message_from_json, run_from_row
 from kern.db._sql.sessions import lock_or_create, now, session_from_row
 from kern.db._sql.tables import Tables
 from kern.db.records import Busy, Claim, Replay, RunWrite
-from kern.exceptions import ClaimLostError, UsageError
+from kern.exceptions import ClaimLostError, UsageError, WorkflowError
 from kern.models.message import Message
 from kern.run.status import RunStatus
 from kern.session.codec import encode
@@ -227,10 +227,14 @@ def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp
     if write.mode == "insert":
         conn.execute(insert(t.runs).values(values))
         written = True
-    elif write.mode == "update":
+    elif write.mode in ("update", "resume"):
         changes = {column: values[column] for column in RUN_UPDATE_COLUMNS}
-        stmt = update(t.runs).where(t.runs.c.run_id == run.run_id, same_session).values(changes)
-        written = conn.execute(stmt).rowcount == 1
+        stmt = update(t.runs).where(t.runs.c.run_id == run.run_id, same_session)
+        if write.mode == "resume":
+            stmt = stmt.where(t.runs.c.status != RunStatus.completed.value)
+        written = conn.execute(stmt.values(changes)).rowcount == 1
+        if not written and write.mode == "resume":
+            raise WorkflowError(f"run {run.run_id!r} completed; there is nothing to resume")
     else:
         stmt = upsert(conn, t.runs, values, ["run_id"], RUN_UPDATE_COLUMNS, where=same_session)
         written = conn.execute(stmt.returning(t.runs.c.run_id)).first() is not None

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, true, update
 
-from kern.db._sql.rows import memory_from_row, summary_from_json, summary_to_json
+from kern.db._sql.dialect import for_update
+from kern.db._sql.rows import memory_from_row, message_from_json, summary_from_json, summary_to_json
 from kern.db._sql.sessions import fits, now, owner_filter
 from kern.db._sql.tables import Tables
 from kern.exceptions import SessionOwnershipError, UsageError
+from kern.models.message import Message
+from kern.run.status import RunStatus
 from kern.session.schema import SessionSummary, UserMemory
 
 
@@ -87,15 +90,55 @@ def get_summary(conn: Connection, t: Tables, session_id: str, user_id: str | Non
     return summary_from_json(conn.execute(stmt).scalar())
 
 
-def set_summary(
-    conn: Connection, t: Tables, session_id: str, user_id: str | None, summary: SessionSummary
-) -> bool:
-    """Store ``summary`` on the session owned by exactly ``user_id``; False if there is no such session.
+SUMMARY_INPUT_RUNS = 50
+"""The most runs one summary update reads (the newest): a bound even after many failed updates."""
 
-    A summary covering less than the stored one (an older run's, finishing late) is not written.
+
+def summary_input(
+    conn: Connection, t: Tables, session_id: str, user_id: str | None, after: float | None
+) -> tuple[list[Message], float | None]:
+    """Messages of the completed top-level runs started after ``after`` (the runs no summary covers
+    yet; the newest :data:`SUMMARY_INPUT_RUNS` of them), oldest first, and the newest run's start."""
+    runs = (
+        select(t.runs.c.run_id, t.runs.c.created_at)
+        .where(
+            t.runs.c.session_id == session_id,
+            t.runs.c.user_id.is_not_distinct_from(user_id),
+            t.runs.c.parent_run_id.is_(None),
+            t.runs.c.status == RunStatus.completed.value,
+            t.runs.c.created_at > after if after is not None else true(),
+        )
+        .order_by(t.runs.c.created_at.desc())
+        .limit(SUMMARY_INPUT_RUNS)
+    )
+    picked = list(conn.execute(runs))
+    if not picked:
+        return [], None
+    stmt = select(t.messages.c.message).where(
+        t.messages.c.run_id.in_([row.run_id for row in picked]), t.messages.c.role != "system"
+    )
+    messages = [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
+    return messages, max(row.created_at for row in picked)
+
+
+def set_summary(
+    conn: Connection,
+    t: Tables,
+    session_id: str,
+    user_id: str | None,
+    summary: SessionSummary,
+    replaces: float | None,
+) -> bool:
+    """Store ``summary`` if the stored one is still the one it was made from (its ``last_run_at`` is
+    ``replaces``); False if not (another update won: the runs it missed are in the next one's input).
+
+    Raises SessionOwnershipError if the session is not owned by exactly ``user_id``.
     """
     row = conn.execute(
-        select(t.sessions.c.user_id, t.sessions.c.summary).where(t.sessions.c.session_id == session_id)
+        for_update(
+            conn,
+            select(t.sessions.c.user_id, t.sessions.c.summary).where(t.sessions.c.session_id == session_id),
+        )
     ).first()
     if row is None:
         return False
@@ -105,9 +148,8 @@ def set_summary(
             session_id=session_id,
         )
     stored = summary_from_json(row.summary)
-    covered = stored.last_run_at if stored is not None else None
-    if covered is not None and summary.last_run_at is not None and summary.last_run_at < covered:
-        return True
+    if (stored.last_run_at if stored is not None else None) != replaces:
+        return False
     conn.execute(
         update(t.sessions)
         .where(t.sessions.c.session_id == session_id)
