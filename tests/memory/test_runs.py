@@ -197,4 +197,5 @@ async def test_a_member_sees_and_manages_the_users_memories() -> None:
     output = await workflow.arun("I live in Oslo")
     assert output.content == "saved"
     assert "Likes skiing" in (member_model.requests[0].system or "")
-    assert [m.memory for m in await workflow.store.get_user_memories("ola")] == ["Likes skiing", "Lives in Oslo"]
+    memories = await workflow.store.get_user_memories("ola")
+    assert [m.memory for m in memories] == ["Likes skiing", "Lives in Oslo"]
