@@ -22,7 +22,7 @@ from kern.run.tool_calls import Confirm
 from kern.session.schema import SessionType
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, slots=True)
 class Agent(Definition):
     """A model with tools and instructions, whose runs persist in sessions.
 

@@ -27,6 +27,10 @@ DEFAULT_MEMORY_PROMPT = (
 )
 
 
+DEFAULT_MEMORY_LIMIT = 100
+"""How many of the user's newest memories a run loads (and the manager shows the model)."""
+
+
 class MemoryUpdate(pydantic.BaseModel):
     """A memory rewritten: its id and the new text."""
 
@@ -48,7 +52,7 @@ class MemoryManager:
 
     model: Model | None = None
     prompt: str = DEFAULT_MEMORY_PROMPT
-    limit: int = 100
+    limit: int = DEFAULT_MEMORY_LIMIT
     """How many of the user's newest memories the model sees (and a run's system message shows)."""
 
     async def learn(

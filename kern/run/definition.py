@@ -21,7 +21,7 @@ from kern.db.records import OnBusy
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import UsageError
 from kern.memory.agentic import agentic_memory_tool
-from kern.memory.manager import MemoryManager
+from kern.memory.manager import DEFAULT_MEMORY_LIMIT, MemoryManager
 from kern.models.base import Model
 from kern.run.agentic_state import agentic_state_tool
 from kern.run.post_run import PostRunPlan
@@ -35,7 +35,7 @@ ToolLike = Callable[..., Any] | Function | Toolkit
 """What ``tools=`` takes: plain functions, ``@tool`` Functions, Toolkits."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, slots=True)
 class Definition(Runnable):
     """The shared parameters of Agent and Team; see their docstrings for what each does."""
 
@@ -179,8 +179,10 @@ class _Derived:
             else None
         )
         uses_memories = definition.update_memory_on_run or definition.enable_agentic_memory
-        manager = definition.memory_manager or MemoryManager()
-        self.memory_limit = manager.limit if uses_memories or _memories_in_context(definition) else None
+        limit = (
+            definition.memory_manager.limit if definition.memory_manager is not None else DEFAULT_MEMORY_LIMIT
+        )
+        self.memory_limit = limit if uses_memories or _memories_in_context(definition) else None
 
 
 def _memories_in_context(definition: Definition) -> bool:

@@ -68,6 +68,8 @@ class RunOptions(TypedDict, total=False):
 class Runnable(ABC):
     """The shared faces of a definition whose runs persist in sessions of ``session_type``."""
 
+    __slots__ = ()  # definitions keep their fields in slots: many Agents, little memory each
+
     session_type: ClassVar[SessionType]
     user_id: str | None
     session_state: Mapping[str, Any] | None

@@ -28,7 +28,7 @@ TeamMode = Literal["coordinate", "route", "broadcast"]
 _DELEGATION = {"coordinate": COORDINATE, "route": ROUTE, "broadcast": BROADCAST}
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, slots=True)
 class Team(Definition):
     """A coordinator model that delegates to ``members`` (Agents or Teams) sharing one session state.
 
@@ -53,7 +53,7 @@ class Team(Definition):
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise UsageError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
         _members(self)
-        super().__post_init__()
+        Definition.__post_init__(self)
 
     def extra_functions(self) -> Sequence[Function]:
         """The delegation tool of the team's mode."""

@@ -31,7 +31,7 @@ from kern.workflow._run import run_workflow
 from kern.workflow.composite import Node, nodes_of
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, slots=True)
 class Workflow(Runnable):
     """Steps run in order on one session: ``Workflow(name=..., steps=[...], db=...)``.
 
