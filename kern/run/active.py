@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from kern.models.message import Message
 from kern.run.context import RunContext, RunMemory
 from kern.run.status import RunStatus
 from kern.session.codec import JsonValue, decode, encode_state
-from kern.session.patch import PatchOp, diff
+from kern.session.patch import PatchOp, apply_patch, diff
 from kern.session.schema import RunRecord, SessionType, StepRecord
 from kern.session.state import starting_state
 
@@ -129,10 +129,27 @@ class ActiveRun:
         state is put back (in place) as it was at the last capture.
         """
         try:
-            self._good = encode_state(self.context.session_state)
+            good = encode_state(self.context.session_state)
         except StateSerializationError:
             self.restore_state()
             raise
+        if (pending := _branch_writes.get()) is not None:  # a parallel branch keeps its own changes
+            pending.extend(diff(self._good, good, appends=True))
+        self._good = good
+
+    @contextlib.contextmanager
+    def branch_writes(self) -> Generator[None]:
+        """Inside: the state changes made in this context (and its child tasks) are this branch's own,
+        and a commit with state commits just them, not its siblings' changes made so far.
+
+        A workflow's parallel branches run inside this, so that a branch's commit never carries the
+        half-done writes of a sibling still in flight (which would run again on resume).
+        """
+        token = _branch_writes.set([])
+        try:
+            yield
+        finally:
+            _branch_writes.reset(token)
 
     def restore_state(self) -> None:
         """Put the live state back, in place, as it was at the last capture."""
@@ -183,16 +200,22 @@ class ActiveRun:
         parallel commit one after the other, each diff taken against what the previous one stored.
         """
         async with self._commit_lock:
-            committing = self._stored
+            committing, own = self._stored, None
+            branch = _branch_writes.get() if with_state else None
             if with_state:
                 async with self.context.state_lock:  # members may be changing the state right now
                     self.capture_state()
                     committing = self._good  # later captures (tools running meanwhile) go with later commits
-            patch = diff(self._stored, committing)
+                    if branch is not None:
+                        own = list(branch)
+                        committing = apply_patch(self._stored, own)
+            patch = own if own is not None else diff(self._stored, committing)
             journal = steps(patch) if steps is not None else ()
             await self.spec.store.commit(
                 self.claim, state_patch=patch, writes=writes, release=release, steps=journal
             )
+            if branch is not None:
+                del branch[: len(patch)]  # committed; captures made during the commit stay pending
             self._stored = committing
             self.released = release
 
@@ -405,6 +428,11 @@ async def _run_with_lease(run: ActiveRun, body: Callable[[ActiveRun], Awaitable[
         raise failure[0]
     return outcome[0]
 
+
+_branch_writes: contextvars.ContextVar[list[PatchOp] | None] = contextvars.ContextVar(
+    "kern_branch_writes", default=None
+)
+"""The uncommitted state changes of the workflow branch this code runs in (None: not in a branch)."""
 
 _held: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("kern_held", default=frozenset())
 """The sessions the runs of this context (and the tools they call) hold."""

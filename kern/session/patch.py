@@ -28,13 +28,14 @@ _OP_FIELDS = frozenset({"op", "path", "value"})
 
 @dataclass(frozen=True, slots=True)
 class PatchOp:
-    """One change to an encoded state: ``set`` the value at ``path``, or ``del`` the key at ``path``.
+    """One change to an encoded state: ``set`` the value at ``path``, ``del`` the key at ``path``, or
+    ``append`` the items of ``value`` (a list) to the list at ``path``.
 
     ``path`` is the chain of dict keys from the state's top level. An op owns its ``value``: :func:`diff`
     copies it out of the state, and :func:`apply_patch` copies it into the result.
     """
 
-    op: Literal["set", "del"]
+    op: Literal["set", "del", "append"]
     path: tuple[str, ...]
     value: JsonValue = None
 
@@ -43,6 +44,8 @@ class PatchOp:
             raise UsageError("a patch op's path names at least one key")
         if self.op == "del" and self.value is not None:
             raise UsageError("a 'del' patch op carries no value")
+        if self.op == "append" and type(self.value) is not list:
+            raise UsageError("an 'append' patch op carries the list of items to append")
 
     def to_json(self) -> dict[str, JsonValue]:
         """The op as JSON, for the journal: ``{"op": ..., "path": [...], "value": ...}``."""
@@ -58,6 +61,8 @@ class PatchOp:
                 return cls("set", path, _copy(data["value"]))
             if data.get("op") == "del" and data.get("value") is None:
                 return cls("del", path)
+            if data.get("op") == "append" and type(data.get("value")) is list:
+                return cls("append", path, _copy(data["value"]))
         raise StorageError(f"journaled patch op is malformed: {data!r:.200}")
 
 
@@ -73,14 +78,18 @@ def _journaled_path(data: JsonValue) -> tuple[str, ...] | None:
 # --- diff ---------------------------------------------------------------------------------------------------
 
 
-def diff(before: Mapping[str, JsonValue], after: Mapping[str, JsonValue]) -> list[PatchOp]:
+def diff(
+    before: Mapping[str, JsonValue], after: Mapping[str, JsonValue], *, appends: bool = False
+) -> list[PatchOp]:
     """The ops that turn ``before`` into ``after``.
 
-    The order is deterministic: at each level, deletions in ``before``'s key order, then changes in
-    ``after``'s.
+    With ``appends``, a list that only grew at its end is an ``append`` of the new items rather than a
+    ``set`` of the whole list, so that the change composes with other writers' appends (a workflow's
+    parallel branches commit each their own changes this way). The order is deterministic: at each
+    level, deletions in ``before``'s key order, then changes in ``after``'s.
     """
     ops: list[PatchOp] = []
-    _diff_into(ops, (), before, after)
+    _diff_into(ops, (), before, after, appends)
     return ops
 
 
@@ -89,6 +98,7 @@ def _diff_into(
     prefix: tuple[str, ...],
     before: Mapping[str, JsonValue],
     after: Mapping[str, JsonValue],
+    appends: bool,
 ) -> None:
     ops.extend(PatchOp("del", (*prefix, key)) for key in before if key not in after)
     for key, new in after.items():
@@ -97,9 +107,18 @@ def _diff_into(
             continue
         old = before[key]
         if _is_plain_dict(old) and _is_plain_dict(new):
-            _diff_into(ops, (*prefix, key), old, new)
+            _diff_into(ops, (*prefix, key), old, new, appends)
+        elif appends and (added := _appended(old, new)) is not None:
+            ops.append(PatchOp("append", (*prefix, key), _copy(added)))
         elif not _same(old, new):
             ops.append(PatchOp("set", (*prefix, key), _copy(new)))
+
+
+def _appended(old: JsonValue, new: JsonValue) -> list[JsonValue] | None:
+    """The items added at the end when ``new`` is the list ``old`` grown, else None."""
+    if type(old) is not list or type(new) is not list or len(new) <= len(old):
+        return None
+    return new[len(old) :] if all(map(_same, old, new[: len(old)])) else None
 
 
 def _is_plain_dict(value: JsonValue) -> TypeGuard[dict[str, JsonValue]]:
@@ -128,8 +147,9 @@ def apply_patch(target: Mapping[str, JsonValue], ops: Sequence[PatchOp]) -> dict
     """Apply ``ops`` to a copy of ``target``.
 
     ``set`` creates missing parent dicts, replacing a parent that is not a plain dict; ``del`` of a missing
-    key is a no-op. ``target`` is not modified. Each dict on the path of an op is copied, so changing the
-    result never reaches ``target``; subtrees that no op touches are shared with it, not copied.
+    key is a no-op; ``append`` to a key that holds no list sets it to the appended items. ``target`` is
+    not modified. Each dict on the path of an op is copied, so changing the result never reaches
+    ``target``; subtrees that no op touches are shared with it, not copied.
     """
     result = dict(target)
     owned: dict[int, dict[str, JsonValue]] = {id(result): result}  # the dicts this call made, safe to change
@@ -137,10 +157,15 @@ def apply_patch(target: Mapping[str, JsonValue], ops: Sequence[PatchOp]) -> dict
         parent = _writable_parent(result, op, owned)
         if parent is None:
             continue
+        key = op.path[-1]
         if op.op == "set":
-            parent[op.path[-1]] = _copy(op.value)
+            parent[key] = _copy(op.value)
+        elif op.op == "append":
+            existing = parent.get(key)
+            items = cast("list[JsonValue]", _copy(op.value))
+            parent[key] = [*cast("list[JsonValue]", existing), *items] if type(existing) is list else items
         else:
-            parent.pop(op.path[-1], None)
+            parent.pop(key, None)
     return result
 
 

@@ -248,7 +248,8 @@ class Engine:
 
         async def branch(i: int, child: Node) -> None:
             try:
-                results[i] = await self.step(child, f"{path}/parallel/{i}", previous)
+                with self.run.branch_writes():  # its commits carry its own writes, not its siblings'
+                    results[i] = await self.step(child, f"{path}/parallel/{i}", previous)
             except anyio.get_cancelled_exc_class():
                 raise
             except BaseException as error:  # noqa: BLE001 - re-raised below, outside the task group

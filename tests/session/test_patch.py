@@ -308,3 +308,40 @@ def test_diff_survives_the_journal(before: dict[str, JsonValue], after: dict[str
     """Every op diff produces reads back equal through to_json, json and from_json."""
     ops = diff(before, after)
     assert [PatchOp.from_json(json.loads(json.dumps(op.to_json()))) for op in ops] == ops
+
+
+def test_a_list_grown_at_its_end_diffs_to_an_append_when_asked() -> None:
+    """diff(appends=True) turns a list that only grew into an append of the new items."""
+    before: dict[str, JsonValue] = {"items": ["a"], "n": 1}
+    after: dict[str, JsonValue] = {"items": ["a", "b", "c"], "n": 1}
+    assert diff(before, after, appends=True) == [PatchOp("append", ("items",), ["b", "c"])]
+    assert diff(before, after) == [PatchOp("set", ("items",), ["a", "b", "c"])]
+
+
+def test_a_list_changed_otherwise_is_still_set_whole() -> None:
+    """A list whose old items changed is a set even with appends=True."""
+    ops = diff({"items": ["a", "b"]}, {"items": ["b", "c", "d"]}, appends=True)
+    assert ops == [PatchOp("set", ("items",), ["b", "c", "d"])]
+
+
+def test_appends_of_two_writers_compose() -> None:
+    """Two appends to one list, applied one after the other, keep both writers' items."""
+    stored: dict[str, JsonValue] = {"items": ["x"]}
+    first = diff({"items": ["x"]}, {"items": ["x", "a"]}, appends=True)
+    second = diff({"items": ["x"]}, {"items": ["x", "b"]}, appends=True)
+    assert apply_patch(apply_patch(stored, first), second) == {"items": ["x", "a", "b"]}
+    assert stored == {"items": ["x"]}
+
+
+def test_an_append_to_a_key_without_a_list_sets_it() -> None:
+    """Appending where no list is stored leaves the appended items there."""
+    assert apply_patch({"items": 3}, [PatchOp("append", ("items",), ["a"])]) == {"items": ["a"]}
+    assert apply_patch({}, [PatchOp("append", ("items",), ["a"])]) == {"items": ["a"]}
+
+
+def test_an_append_op_round_trips_through_the_journal_form() -> None:
+    """to_json/from_json keep an append op; an append without a list is refused."""
+    op = PatchOp("append", ("a", "b"), [1, {"k": "v"}])
+    assert PatchOp.from_json(op.to_json()) == op
+    with pytest.raises(UsageError):
+        PatchOp("append", ("a",), "not a list")

@@ -16,7 +16,7 @@ import pytest
 from kern.db.base import SyncDb
 from kern.exceptions import WorkflowError
 from kern.run import RunStatus, StepCompleted
-from kern.workflow import Condition, Parallel, Router, Step, StepInput, Workflow
+from kern.workflow import Condition, Parallel, Router, Step, StepInput, Steps, Workflow
 from tests.conftest import open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -291,3 +291,46 @@ def _runs(db: SyncDb, session_id: str) -> list[Any]:
     session = db.get_session(session_id)
     assert session is not None
     return list(session.runs)
+
+
+@pytest.mark.anyio
+async def test_a_branch_commit_never_carries_a_siblings_half_done_writes() -> None:
+    """Branch b commits while branch a's agent has written but not finished; a then fails. The store
+    holds none of a's writes, and the resumed run writes them once."""
+    from kern.agent import Agent
+    from kern.testing import FunctionModel, ModelRequest, tool_call
+
+    added, b_done = anyio.Event(), anyio.Event()
+    calls: list[int] = []
+
+    def add(session_state: dict[str, Any], item: str) -> str:
+        """Add an item."""
+        session_state.setdefault("items", []).append(item)
+        added.set()
+        return "ok"
+
+    async def model(request: ModelRequest) -> object:
+        calls.append(1)
+        if len(calls) in (1, 3):
+            return tool_call("add", item="x")
+        if len(calls) == 2:
+            await b_done.wait()
+            raise RuntimeError("model down")
+        return "done"
+
+    async def wait_for_a(step_input: StepInput, session_state: dict[str, Any]) -> None:
+        session_state.setdefault("items", []).append("b")
+
+    async def after_a_wrote(step_input: StepInput) -> None:
+        await added.wait()
+
+    async def tell_a(step_input: StepInput) -> None:
+        b_done.set()
+
+    writer = Agent(name="a", model=FunctionModel(model), tools=[add])
+    b = Steps(name="b", steps=[after_a_wrote, wait_for_a, tell_a])
+    workflow = Workflow(name="branches", session_state={"items": []}, steps=[Parallel(writer, b, name="p")])
+    run_id = await failed_run(workflow)
+    assert (await workflow.aget_session_state())["items"] == ["b"]
+    await workflow.aresume(run_id)
+    assert sorted((await workflow.aget_session_state())["items"]) == ["b", "x"]
