@@ -195,6 +195,12 @@ def measure(fw: Contender, backend: str, repeat: int, name: str, face: str) -> d
 
 def main(fw: Contender, name: str) -> None:
     """``worker.py {sqlite,postgres} REPEAT [async|sync]``: the contention measure on one backend, as JSON."""
+    backend, repeat, face = worker_args()
+    print(json.dumps(measure(fw, backend, repeat, name, face)))
+
+
+def worker_args() -> tuple[str, int, str]:
+    """A store worker's arguments ``{sqlite,postgres} REPEAT [async|sync]``: backend, repeat, face."""
     args = sys.argv[1:]
     if (
         len(args) not in (2, 3)
@@ -202,5 +208,4 @@ def main(fw: Contender, name: str) -> None:
         or args[2:] not in ([], ["async"], ["sync"])
     ):
         raise SystemExit(f"usage: {sys.argv[0]} {{sqlite,postgres}} REPEAT [async|sync]")
-    face = args[2] if len(args) == 3 else "async"
-    print(json.dumps(measure(fw, args[0], int(args[1]), name, face)))
+    return args[0], int(args[1]), args[2] if len(args) == 3 else "async"

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import json
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _contention_common import PG_URL, Store, _drop_schema
+from _contention_common import PG_URL, Store, _drop_schema, worker_args
 
 STEPS = 100
 INPUT = "0"
@@ -130,14 +129,7 @@ def main(fw: Flows, name: str) -> None:
 
     The third argument picks the framework's store class: its async one (the default) or its sync one.
     """
-    args = sys.argv[1:]
-    if (
-        len(args) not in (2, 3)
-        or args[0] not in ("sqlite", "postgres")
-        or args[2:] not in ([], ["async"], ["sync"])
-    ):
-        raise SystemExit(f"usage: {sys.argv[0]} {{sqlite,postgres}} REPEAT [async|sync]")
-    backend, rounds = args[0], min(max(3, int(args[1])), 100)
-    with fresh_store(backend, args[2] if len(args) == 3 else "async", name) as store:
-        results = asyncio.run(_rounds(fw, store, rounds))
+    backend, repeat, face = worker_args()
+    with fresh_store(backend, face, name) as store:
+        results = asyncio.run(_rounds(fw, store, min(max(3, repeat), 100)))
     print(json.dumps(results))
