@@ -137,6 +137,19 @@ class ActiveRun:
             pending.extend(diff(self._good, good, appends=True))
         self._good = good
 
+    async def undo_uncommitted_state(self) -> None:
+        """Put the live state back to what the last commit stored, when only one step is running.
+
+        A workflow calls it when an agent or team step fails, so that a retry or a skip starts from
+        the committed state. Inside a parallel branch it does nothing: siblings' uncommitted writes
+        share the live state, and only the branch's own could be told apart.
+        """
+        if _branch_writes.get() is not None:
+            return
+        async with self.context.state_lock:
+            self._good = self._stored
+            self.restore_state()
+
     @contextlib.contextmanager
     def branch_writes(self) -> Generator[None]:
         """Inside: the state changes made in this context (and its child tasks) are this branch's own,

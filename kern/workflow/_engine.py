@@ -190,14 +190,18 @@ class Engine:
         step_input = self._input(previous)
         member = step.agent or step.team
         if member is not None:
-            output = await run_member(
-                self.run,
-                member,
-                step_input.task(),
-                self.emit,
-                source=self.workflow.component_id,
-                stream=self.stream,
-            )
+            try:
+                output = await run_member(
+                    self.run,
+                    member,
+                    step_input.task(),
+                    self.emit,
+                    source=self.workflow.component_id,
+                    stream=self.stream,
+                )
+            except Exception:
+                await self.run.undo_uncommitted_state()  # a retry or a skip starts from the committed state
+                raise
             return StepOutput(content=output.content, step_name=step.name)
         assert step.executor is not None
         result = await self.call(step.executor, step_input)

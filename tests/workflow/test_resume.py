@@ -334,3 +334,22 @@ async def test_a_branch_commit_never_carries_a_siblings_half_done_writes() -> No
     assert (await workflow.aget_session_state())["items"] == ["b"]
     await workflow.aresume(run_id)
     assert sorted((await workflow.aget_session_state())["items"]) == ["b", "x"]
+
+
+@pytest.mark.anyio
+async def test_a_retried_agent_step_starts_from_the_committed_state() -> None:
+    """An agent step whose tool wrote before the model failed is retried without that write."""
+    from kern.agent import Agent
+    from kern.testing import ScriptedModel, tool_call
+
+    def add(session_state: dict[str, Any], item: str) -> str:
+        """Add an item."""
+        session_state.setdefault("items", []).append(item)
+        return "ok"
+
+    model = ScriptedModel(
+        tool_call("add", item="x"), RuntimeError("model down"), tool_call("add", item="x"), "ok"
+    )
+    step = Step(name="writer", agent=Agent(model=model, tools=[add]), retries=1, retry_delay=0)
+    output = await Workflow(name="retry", session_state={"items": []}, steps=[step]).arun("go")
+    assert output.session_state == {"items": ["x"]}
