@@ -353,3 +353,20 @@ async def test_a_retried_agent_step_starts_from_the_committed_state() -> None:
     step = Step(name="writer", agent=Agent(model=model, tools=[add]), retries=1, retry_delay=0)
     output = await Workflow(name="retry", session_state={"items": []}, steps=[step]).arun("go")
     assert output.session_state == {"items": ["x"]}
+
+
+@pytest.mark.anyio
+async def test_a_router_choice_that_is_gone_stops_the_resume_before_anything_runs() -> None:
+    """A recorded route naming a choice the router no longer has raises WorkflowError naming it."""
+    flaky = Flaky("a")
+    workflow = Workflow(name="routed", steps=[Router(name="pick", selector=lambda si: "a", choices=[flaky])])
+    run_id = await failed_run(workflow)
+    changed = Workflow(
+        name="routed", steps=[Router(name="pick", selector=lambda si: "b", choices=[Counted("b")])]
+    )
+    with pytest.raises(
+        WorkflowError, match=r"router 'pick' at path 0 chose 'a', which is no longer one of its"
+    ):
+        await changed.aresume(run_id)
+    runs = await workflow.store.get_runs(workflow.default_session_id)
+    assert [r.status for r in runs] == [RunStatus.error]
