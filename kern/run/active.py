@@ -342,13 +342,17 @@ class ChildRun:
         output: Any = None,
         metrics: Mapping[str, Any] | None = None,
         error: str | None = None,
+        steps: Sequence[StepRecord] = (),
     ) -> None:
-        """Commit the member run's row, its new messages and the shared state's changes."""
+        """Commit the member run's row, its new messages and the shared state's changes (and ``steps``,
+        workflow journal rows, as :meth:`ActiveRun.checkpoint` does)."""
         record = self.spec.record(status, self.started_at, output=output, metrics=metrics, error=error)
         mode = "update" if self._written else "insert"
         write = RunWrite(record, self.messages[self._flushed :], first_seq=self._flushed, mode=mode)
         flushed = len(self.messages)
-        await self.root.commit_writes([write], with_state=self.root.spec.state_at_checkpoints)
+        await self.root.commit_writes(
+            [write], steps=lambda _: steps, with_state=self.root.spec.state_at_checkpoints
+        )
         self._written, self._flushed = True, flushed
 
 
@@ -356,11 +360,20 @@ DEFAULT_MEMORY_USER = "default"
 """Whose memories a run without a user id uses: one anonymous user, never every user's."""
 
 
+def memory_user(user_id: str | None) -> str:
+    """Whose memories a run of ``user_id`` uses (:data:`DEFAULT_MEMORY_USER` for a run without one)."""
+    return user_id if user_id is not None else DEFAULT_MEMORY_USER
+
+
 def _memory(spec: RunSpec) -> RunMemory | None:
     if spec.memory_limit is None:
         return None
-    user = spec.user_id if spec.user_id is not None else DEFAULT_MEMORY_USER
-    return RunMemory(store=spec.store, user_id=user, component_id=spec.component_id, limit=spec.memory_limit)
+    return RunMemory(
+        store=spec.store,
+        user_id=memory_user(spec.user_id),
+        component_id=spec.component_id,
+        limit=spec.memory_limit,
+    )
 
 
 RunHandle = ActiveRun | ChildRun

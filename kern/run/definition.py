@@ -178,15 +178,19 @@ class _Derived:
             if summaries is not None or learning is not None
             else None
         )
-        uses_memories = definition.update_memory_on_run or definition.enable_agentic_memory
         limit = (
             definition.memory_manager.limit if definition.memory_manager is not None else DEFAULT_MEMORY_LIMIT
         )
-        self.memory_limit = limit if uses_memories or _memories_in_context(definition) else None
+        self.memory_limit = limit if self.prompt.add_memories or _uses_memories(definition) else None
+
+
+def _uses_memories(definition: Definition) -> bool:
+    """Whether runs learn or manage the user's memories."""
+    return definition.update_memory_on_run or definition.enable_agentic_memory
 
 
 def _memories_in_context(definition: Definition) -> bool:
     """``add_memories_to_context``, on by default when the definition uses memories."""
     if definition.add_memories_to_context is not None:
         return definition.add_memories_to_context
-    return definition.update_memory_on_run or definition.enable_agentic_memory
+    return _uses_memories(definition)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -15,6 +16,7 @@ from kern.run.active import RunHandle
 from kern.run.model_loop import LoopResult, LoopSettings
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.status import RunStatus
+from kern.session.schema import StepRecord
 
 
 def loop_output(
@@ -50,12 +52,17 @@ def loop_output(
     )
 
 
-async def commit_completed(run: RunHandle, output: RunOutput) -> RunOutput:
-    """Commit the run as completed with its output (shielded: an answer given is kept)."""
+async def commit_completed(
+    run: RunHandle, output: RunOutput, *, steps: Sequence[StepRecord] = ()
+) -> RunOutput:
+    """Commit the run as completed with its output (shielded: an answer given is kept), and ``steps``
+    (a workflow's journal rows) in the same transaction."""
     content = output.content
     stored = content.model_dump(mode="json") if isinstance(content, pydantic.BaseModel) else content
     with anyio.CancelScope(shield=True):
-        await run.checkpoint(RunStatus.completed, output=stored, metrics=output.metrics.to_json())
+        await run.checkpoint(
+            RunStatus.completed, output=stored, metrics=output.metrics.to_json(), steps=steps
+        )
     return dataclasses.replace(output, messages=tuple(run.messages), session_state=run.state_snapshot())
 
 

@@ -78,10 +78,8 @@ async def _summarize(
     summary = await manager.summarize(previous, messages, last_run_at=last_run_at, fallback_model=plan.model)
     if await store.set_session_summary(output.session_id, output.user_id, summary, replaces=covered):
         post.summary = summary
-    else:
-        log.info(
-            "run.summary_superseded", session_id=output.session_id
-        )  # the next update covers what it missed
+    else:  # another update won the race; the next one covers what this one missed
+        log.info("run.summary_superseded", session_id=output.session_id)
 
 
 async def _learn(

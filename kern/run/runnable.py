@@ -27,7 +27,7 @@ from kern.db.store import SessionStore
 from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
-from kern.run.active import DEFAULT_MEMORY_USER, refuse_reentry
+from kern.run.active import memory_user, refuse_reentry
 from kern.run.console import print_events
 from kern.run.events import Emit, RunEvent, discard
 from kern.run.output import RunOutput
@@ -276,8 +276,7 @@ class Runnable(ABC):
 
     async def aget_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
         """The memories kept about a user (default: this definition's user), oldest first."""
-        user = self._user(user_id)
-        return await self.store.get_user_memories(user if user is not None else DEFAULT_MEMORY_USER)
+        return await self.store.get_user_memories(memory_user(self._user(user_id)))
 
     def get_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
         """The sync face of :meth:`aget_user_memories`."""

@@ -20,7 +20,7 @@ from kern._private.log import bound_run, get_logger
 from kern.db.records import OnBusy, Replay
 from kern.db.store import SessionStore
 from kern.models.message import Message
-from kern.run.active import DEFAULT_MEMORY_USER, ActiveRun, RunSpec, execute
+from kern.run.active import ActiveRun, RunSpec, execute, memory_user
 from kern.run.events import Emit, RunCompleted, RunError, RunStarted
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.post_run import PostRun, PostRunPlan, after_run
@@ -126,7 +126,6 @@ async def run_top_level(
         with_summary=definition.show_summary,
         memory_limit=definition.memory_limit,
     )
-    started: list[ActiveRun] = []
     plan = definition.post_run_plan
     post = PostRun() if plan is not None else None
 
@@ -135,7 +134,6 @@ async def run_top_level(
         await emit(
             RunStarted(run_id=context.run_id, session_id=context.session_id, source=source, input=call.input)
         )
-        started.append(run)
         if context.memory is not None:
             memory = context.memory
             memory.memories[:] = await spec.store.get_user_memories(memory.user_id, limit=memory.limit)
@@ -183,25 +181,13 @@ async def run_top_level(
         return output
     if plan is None or post is None:
         return output
-    await _post_run(plan, spec, started[0], output, post, call.background)
-    return output
-
-
-async def _post_run(
-    plan: PostRunPlan,
-    spec: RunSpec,
-    run: ActiveRun,
-    output: RunOutput,
-    post: PostRun,
-    background: TaskGroup | None,
-) -> None:
-    """Start the summary/memory work after the committed run: now, or in ``background``."""
-    memory_user = run.context.memory.user_id if run.context.memory is not None else DEFAULT_MEMORY_USER
-    work = partial(after_run, plan, spec.store, output, post, memory_user=memory_user)
-    if background is not None:
-        background.start_soon(work)
+    # the summary/memory work after the committed run: now, or in the caller's task group
+    work = partial(after_run, plan, spec.store, output, post, memory_user=memory_user(call.user_id))
+    if call.background is not None:
+        call.background.start_soon(work)
     else:
         await work()
+    return output
 
 
 def replayed_output(definition: Definition, replay: Replay) -> RunOutput:

@@ -6,17 +6,14 @@ attempts wrote and checks that the workflow still has the steps it recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import anyio
-from pydantic import BaseModel
-
 from kern.models.message import Message
 from kern.run.active import ActiveRun
 from kern.run.events import Emit
+from kern.run.finish import commit_completed
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.runnable import RunCall
 from kern.run.status import RunStatus, StepStatus
@@ -64,12 +61,7 @@ async def run_workflow(
             started_at=root.started_at,
             finished_at=time.time(),
         )
-        stored = content.model_dump(mode="json") if isinstance(content, BaseModel) else content
-        with anyio.CancelScope(shield=True):  # an answer given is kept
-            await run.checkpoint(
-                RunStatus.completed, output=stored, metrics=output.metrics.to_json(), steps=[done]
-            )
-        return dataclasses.replace(output, messages=tuple(run.messages), session_state=run.state_snapshot())
+        return await commit_completed(run, output, steps=[done])
 
     return await run_top_level(
         workflow, call, emit, turn, resume_run_id=resume_run_id, state_at_checkpoints=False

@@ -8,6 +8,7 @@ becomes the output's ``content``. The composites (kern.workflow.composite) group
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,14 +146,24 @@ class UserFunction:
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> UserFunction:
-        """Inspect ``fn`` once."""
+        """``fn`` with what it asks for; its signature is inspected once, not on every call."""
         try:
-            parameters = inspect.signature(fn).parameters
-        except (TypeError, ValueError):  # a builtin without a signature: it gets the positional argument only
-            parameters = {}
-        return cls(fn, frozenset(name for name in ("session_state", "run_context") if name in parameters))
+            wants = _injected(fn)
+        except TypeError:  # an unhashable callable: inspected each time
+            wants = _injected.__wrapped__(fn)
+        return cls(fn, wants)
 
     def kwargs(self, context: RunContext) -> dict[str, Any]:
         """The injected keyword arguments for a call in ``context``."""
         values = {"session_state": context.session_state, "run_context": context}
         return {name: values[name] for name in self.wants}
+
+
+@functools.lru_cache(maxsize=1024)
+def _injected(fn: Callable[..., Any]) -> frozenset[str]:
+    """The injected parameters ``fn`` names."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: it gets the positional argument only
+        return frozenset()
+    return frozenset(name for name in ("session_state", "run_context") if name in parameters)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, true, update
+from sqlalchemy import Connection, Select, insert, select, true, update
 
 from kern.db._sql.dialect import for_update, upsert
 from kern.db._sql.journal import write_steps
@@ -187,8 +187,17 @@ def history(
     """
     if num_runs is not None and num_runs < 0:
         raise UsageError(f"num_runs counts runs and cannot be negative, got {num_runs}")
-    runs = (
-        select(t.runs.c.run_id)
+    runs = completed_runs(t, session_id=session_id, user_id=user_id, after=after, limit=num_runs)
+    return messages_of_runs(conn, t, runs.with_only_columns(t.runs.c.run_id).scalar_subquery())
+
+
+def completed_runs(
+    t: Tables, *, session_id: str, user_id: str | None, after: float | None, limit: int | None
+) -> Select[str, float]:
+    """The ids and starts of a session's completed top-level runs (of its exact owner), newest first:
+    the last ``limit`` of them (all when None), only those started after ``after`` when given."""
+    return (
+        select(t.runs.c.run_id, t.runs.c.created_at)
         .where(
             t.runs.c.session_id == session_id,
             t.runs.c.user_id.is_not_distinct_from(user_id),
@@ -197,11 +206,13 @@ def history(
             t.runs.c.created_at > after if after is not None else true(),
         )
         .order_by(t.runs.c.created_at.desc(), t.runs.c.run_id.desc())
-        .limit(num_runs)
+        .limit(limit)
     )
-    stmt = select(t.messages.c.message).where(
-        t.messages.c.run_id.in_(runs.scalar_subquery()), t.messages.c.role != "system"
-    )
+
+
+def messages_of_runs(conn: Connection, t: Tables, run_ids: Any) -> list[Message]:
+    """The non-system messages of the runs ``run_ids`` (a list, or a subquery of ids), oldest first."""
+    stmt = select(t.messages.c.message).where(t.messages.c.run_id.in_(run_ids), t.messages.c.role != "system")
     return [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Connection, delete, func, select, true, update
+from sqlalchemy import Connection, delete, func, select, update
 
+from kern.db._sql.claims import completed_runs, messages_of_runs
 from kern.db._sql.dialect import for_update
-from kern.db._sql.rows import memory_from_row, message_from_json, summary_from_json, summary_to_json
+from kern.db._sql.rows import memory_from_row, summary_from_json, summary_to_json
 from kern.db._sql.sessions import fits, now, owner_filter
 from kern.db._sql.tables import Tables
 from kern.exceptions import SessionOwnershipError, UsageError
 from kern.models.message import Message
-from kern.run.status import RunStatus
 from kern.session.schema import SessionSummary, UserMemory
 
 
@@ -99,25 +99,11 @@ def summary_input(
 ) -> tuple[list[Message], float | None]:
     """Messages of the completed top-level runs started after ``after`` (the runs no summary covers
     yet; the newest :data:`SUMMARY_INPUT_RUNS` of them), oldest first, and the newest run's start."""
-    runs = (
-        select(t.runs.c.run_id, t.runs.c.created_at)
-        .where(
-            t.runs.c.session_id == session_id,
-            t.runs.c.user_id.is_not_distinct_from(user_id),
-            t.runs.c.parent_run_id.is_(None),
-            t.runs.c.status == RunStatus.completed.value,
-            t.runs.c.created_at > after if after is not None else true(),
-        )
-        .order_by(t.runs.c.created_at.desc())
-        .limit(SUMMARY_INPUT_RUNS)
-    )
+    runs = completed_runs(t, session_id=session_id, user_id=user_id, after=after, limit=SUMMARY_INPUT_RUNS)
     picked = list(conn.execute(runs))
     if not picked:
         return [], None
-    stmt = select(t.messages.c.message).where(
-        t.messages.c.run_id.in_([row.run_id for row in picked]), t.messages.c.role != "system"
-    )
-    messages = [message_from_json(m) for m in conn.execute(stmt.order_by(t.messages.c.id)).scalars()]
+    messages = messages_of_runs(conn, t, [row.run_id for row in picked])
     return messages, max(row.created_at for row in picked)
 
 
