@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,litellm]'
+	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kern.exceptions import ToolCallError
 from kern.memory.manager import MemoryChanges, MemoryUpdate, apply_changes
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 from kern.tools import Function
 
 

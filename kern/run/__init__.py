@@ -1,6 +1,5 @@
 """Per-run objects shared by Agents, Teams and Workflows: the context, the output, the events."""
 
-from kern.run.context import RunContext
 from kern.run.events import (
     MemberRunCompleted,
     MemberRunStarted,
@@ -15,7 +14,8 @@ from kern.run.events import (
     ToolCallStarted,
 )
 from kern.run.output import RunMetrics, RunOutput, ToolExecution
-from kern.run.status import RunStatus, StepStatus
+from kern.session.context import RunContext
+from kern.session.status import RunStatus, StepStatus
 
 __all__ = [
     "MemberRunCompleted",

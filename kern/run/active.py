@@ -24,12 +24,12 @@ from kern.db.records import Claim, OnBusy, Replay, RunWrite
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
 from kern.exceptions import ClaimLostError, KernError, StateSerializationError, StorageError, UsageError
 from kern.models.message import Message
-from kern.run.context import RunContext, RunMemory
-from kern.run.status import RunStatus
 from kern.session.codec import JsonValue, decode, encode_state
+from kern.session.context import RunContext, RunMemory
 from kern.session.patch import PatchOp, apply_patch, diff
 from kern.session.schema import RunRecord, SessionType, StepRecord
 from kern.session.state import starting_state
+from kern.session.status import RunStatus
 
 T = TypeVar("T")
 

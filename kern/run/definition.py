@@ -26,7 +26,7 @@ from kern.models.base import Model
 from kern.run.agentic_state import agentic_state_tool
 from kern.run.post_run import PostRunPlan
 from kern.run.prompt import PromptParts
-from kern.run.runnable import Runnable, default_model, process_store, slug
+from kern.run.runnable import Runnable, process_store, resolve_model, slug
 from kern.run.tool_calls import Confirm, ToolBox
 from kern.session.summary import SessionSummaryManager
 from kern.tools import Function, Toolkit, resolve_tools
@@ -39,7 +39,7 @@ ToolLike = Callable[..., Any] | Function | Toolkit
 class Definition(Runnable):
     """The shared parameters of Agent and Team; see their docstrings for what each does."""
 
-    model: Model | None = None
+    model: Model | str | None = None
     id: str | None = None
     name: str | None = None
     db: BaseDb | None = None
@@ -149,7 +149,7 @@ class _Derived:
     def __init__(self, definition: Definition) -> None:
         self.component_id = definition.id or slug(definition.name) or definition.default_id
         self.session_id = definition.session_id or str(uuid.uuid4())
-        self.model = definition.model or default_model()
+        self.model = resolve_model(definition.model)
         agentic = [agentic_state_tool()] if definition.enable_agentic_state else []
         if definition.enable_agentic_memory:
             agentic.append(agentic_memory_tool())

@@ -15,8 +15,8 @@ from kern.models.structured import strip_fence
 from kern.run.active import RunHandle
 from kern.run.model_loop import LoopResult, LoopSettings
 from kern.run.output import RunMetrics, RunOutput
-from kern.run.status import RunStatus
 from kern.session.schema import StepRecord
+from kern.session.status import RunStatus
 
 
 def loop_output(

@@ -15,7 +15,7 @@ import anyio
 from kern.run.active import RunHandle
 from kern.run.events import Emit, MemberRunCompleted, MemberRunStarted
 from kern.run.output import RunOutput
-from kern.run.status import RunStatus
+from kern.session.status import RunStatus
 
 
 class Member(Protocol):

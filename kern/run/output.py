@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from kern.models.message import Message
-from kern.run.status import RunStatus
+from kern.session.status import RunStatus
 
 if TYPE_CHECKING:
     from kern.run.post_run import PostRun

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from kern.models.message import Message
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 from kern.session.state import to_json_text
 from kern.session.template import render
 

@@ -333,9 +333,17 @@ def process_store() -> SessionStore:
         return _process_store[0]
 
 
-def default_model() -> Model:
-    """The model of a definition built without one: LiteLLM($KERN_MODEL), else OpenAIChat("gpt-4o")."""
-    if model_id := os.environ.get("KERN_MODEL"):
+def resolve_model(model: Model | str | None) -> Model:
+    """The model a definition's runs call.
+
+    A string is a litellm model id (``"openai/gpt-4o-mini"``, ``"ollama/llama3"``). Without a model:
+    LiteLLM($KERN_MODEL), else OpenAIChat("gpt-4o").
+    """
+    if isinstance(model, Model):
+        return model
+    if model is not None and not isinstance(model, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise UsageError(f"model= takes a Model or a litellm model id string, got {type(model).__name__}")
+    if model_id := model or os.environ.get("KERN_MODEL"):
         from kern.models.litellm import LiteLLM
 
         return LiteLLM(id=model_id)

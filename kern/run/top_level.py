@@ -24,8 +24,8 @@ from kern.run.active import ActiveRun, RunSpec, execute, memory_user
 from kern.run.events import Emit, RunCompleted, RunError, RunStarted
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.post_run import PostRun, PostRunPlan, after_run
-from kern.run.status import RunStatus
 from kern.session.schema import SessionType
+from kern.session.status import RunStatus
 
 log = get_logger(__name__)
 

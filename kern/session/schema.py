@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from kern.models.message import Message
-from kern.run.status import RunStatus, StepStatus
+from kern.session.status import RunStatus, StepStatus
 
 
 class SessionType(StrEnum):

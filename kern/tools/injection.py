@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 from kern.tools.schema import ToolParameter
 
 InjectedKind = Literal["session_state", "run_context", "agent", "team", "dependencies"]

@@ -22,8 +22,8 @@ from kern.exceptions import UsageError
 from kern.run.active import ActiveRun
 from kern.run.events import Emit, StepCompleted, StepStarted
 from kern.run.member import run_member
-from kern.run.status import StepStatus
 from kern.session.codec import encode
+from kern.session.status import StepStatus
 from kern.workflow._journal import Journal
 from kern.workflow.composite import Composite, Condition, Loop, Node, Parallel, Router, Steps
 from kern.workflow.step import Step, StepInput, StepOutput, UserFunction

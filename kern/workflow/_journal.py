@@ -14,9 +14,9 @@ from typing import Any, cast
 
 from kern.exceptions import WorkflowError
 from kern.run.active import ActiveRun
-from kern.run.status import StepStatus
 from kern.session.patch import PatchOp
 from kern.session.schema import StepRecord
+from kern.session.status import StepStatus
 from kern.workflow.composite import Condition, Loop, Node, Parallel, Router, Steps, children
 
 RUN_PATH = "run"

@@ -16,9 +16,9 @@ from kern.run.events import Emit
 from kern.run.finish import commit_completed
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.runnable import RunCall
-from kern.run.status import RunStatus, StepStatus
 from kern.run.top_level import run_top_level
 from kern.session.schema import StepRecord
+from kern.session.status import RunStatus, StepStatus
 from kern.workflow._engine import Engine
 from kern.workflow._journal import RUN_PATH, Journal, check_against
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kern.exceptions import UsageError
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 
 if TYPE_CHECKING:
     from kern.agent import Agent

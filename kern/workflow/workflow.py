@@ -23,9 +23,9 @@ from kern.exceptions import WorkflowError
 from kern.run.events import Emit, RunEvent, discard
 from kern.run.output import RunOutput
 from kern.run.runnable import RunCall, Runnable, process_store, slug
-from kern.run.status import RunStatus
 from kern.run.streams import EventStream, event_stream
 from kern.session.schema import SessionType
+from kern.session.status import RunStatus
 from kern.workflow._journal import check_against
 from kern.workflow._run import run_workflow
 from kern.workflow.composite import Node, nodes_of

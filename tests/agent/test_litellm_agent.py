@@ -124,3 +124,27 @@ def test_output_schema_is_sent_and_parsed(openai_server: OpenAIServer) -> None:
     output = Agent(model=_model(openai_server), output_schema=City).run("a city?")
     assert output.content == City(name="Lyon")
     assert openai_server.requests[0]["response_format"]["type"] == "json_schema"
+
+
+def test_litellm_is_a_default_dependency() -> None:
+    """``pip install kern`` with no extras brings litellm: it is required unconditionally, not by an extra."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    required = [Requirement(line) for line in requires("kern") or []]
+    assert any(r.name == "litellm" and r.marker is None for r in required)
+
+
+def test_a_model_id_string_is_a_litellm_model(
+    openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Agent(model="openai/gpt-4o-mini")`` runs through litellm against the server OPENAI_BASE_URL names."""
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    openai_server.reply("Hello from the server.")
+    agent = Agent(model="openai/gpt-4o-mini")
+    assert isinstance(agent.resolved_model, LiteLLM)
+    output = agent.run("hi")
+    assert output.content == "Hello from the server."
+    assert openai_server.requests[0]["model"] == "gpt-4o-mini"

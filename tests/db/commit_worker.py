@@ -14,9 +14,9 @@ import anyio
 from kern.db.base import AsyncDb, BaseDb, SyncDb
 from kern.db.postgres import AsyncPostgresDb, PostgresDb
 from kern.db.records import RunWrite
-from kern.run.status import RunStatus
 from kern.session.patch import diff
 from kern.session.schema import RunRecord, SessionType
+from kern.session.status import RunStatus
 
 
 def open_db(url: str, schema: str | None, use_async: bool) -> BaseDb:

@@ -106,8 +106,8 @@ def add_run(db: BaseDb) -> AddRun:
     """Store one completed run with a message per content (alternating user/assistant), as a run does."""
     from kern.db.records import RunWrite
     from kern.models.message import Message
-    from kern.run.status import RunStatus
     from kern.session.schema import RunRecord, SessionType
+    from kern.session.status import RunStatus
 
     async def add(
         session_id: str,

@@ -19,10 +19,10 @@ from kern.db.records import Busy, Claim, Replay, RunWrite, RunWriteMode
 from kern.db.store import SessionStore
 from kern.exceptions import ClaimLostError, KernError, SessionBusyError, UsageError
 from kern.models.message import Message
-from kern.run.status import RunStatus
 from kern.session.codec import encode_state
 from kern.session.patch import diff
 from kern.session.schema import RunRecord, SessionType
+from kern.session.status import RunStatus
 
 pytestmark = pytest.mark.anyio
 

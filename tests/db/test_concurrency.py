@@ -14,9 +14,9 @@ from kern.db.base import BaseDb, SyncDb
 from kern.db.postgres import PostgresDb
 from kern.db.records import RunWrite
 from kern.db.sqlite import SqliteDb
-from kern.run.status import RunStatus
 from kern.session.patch import diff
 from kern.session.schema import RunRecord, SessionType
+from kern.session.status import RunStatus
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from kern.db.base import BaseDb
 from kern.exceptions import UsageError
-from kern.run.status import RunStatus
 from kern.session import AgentSession, Session, SessionType, TeamSession, WorkflowSession
+from kern.session.status import RunStatus
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from kern.exceptions import ToolCallError, UsageError
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 from kern.tools import Function, Injected, Toolkit, resolve_tools, tool
 from kern.tools.function import INJECTED_PARAMETERS
 

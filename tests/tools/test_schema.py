@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from kern.exceptions import UsageError
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 from kern.tools import Function
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kern.exceptions import UsageError
-from kern.run.context import RunContext
+from kern.session.context import RunContext
 from kern.tools import Function, Injected, Toolkit, tool
 
 

@@ -22,10 +22,10 @@ from kern.db._sql.tables import Tables
 from kern.db.records import Busy, Claim, Replay, RunWrite
 from kern.exceptions import ClaimLostError, UsageError, WorkflowError
 from kern.models.message import Message
-from kern.run.status import RunStatus
 from kern.session.codec import encode
 from kern.session.patch import PatchOp, apply_patch
 from kern.session.schema import SessionType, StepRecord
+from kern.session.status import RunStatus
 
 RUN_UPDATE_COLUMNS = ("status", "output", "metrics", "error", "updated_at", "fence_token")
 

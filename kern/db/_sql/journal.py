@@ -17,9 +17,9 @@ from kern.db._sql.rows import run_from_row
 from kern.db._sql.sessions import owner_filter
 from kern.db._sql.tables import Tables
 from kern.db.records import Claim
-from kern.run.status import StepStatus
 from kern.session.codec import decode, encode
 from kern.session.schema import RunRecord, StepRecord
+from kern.session.status import StepStatus
 
 _UPDATE_COLUMNS = (
     "step_name",

@@ -10,9 +10,9 @@ from sqlalchemy import RowMapping
 
 from kern.exceptions import StorageError
 from kern.models.message import Message
-from kern.run.status import RunStatus
 from kern.session.codec import decode
 from kern.session.schema import SESSION_CLASSES, RunRecord, Session, SessionSummary, SessionType, UserMemory
+from kern.session.status import RunStatus
 
 
 def session_from_row(

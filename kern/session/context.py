@@ -1,7 +1,8 @@
 """RunContext: everything that belongs to one run, so that definitions stay immutable and shareable.
 
 An Agent, Team or Workflow object can serve any number of concurrent runs; whatever differs between
-them (ids, the live session state, dependencies) lives here. Tools receive it by injection.
+them (ids, the live session state, dependencies) lives here. Tools receive it by injection. It sits
+below the tools, the memory tools and the run engine that use it (``kern.run`` re-exports it).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The lifecycle of a run, as stored in the ``runs`` table."""
+"""The lifecycle of a run and of a workflow step, as stored in the ``runs`` and ``workflow_steps`` tables.
+
+A leaf module: the store, the session schema and the run engine all use these, so they sit at the
+bottom of the layers (``kern.run`` re-exports them).
+"""
 
 from __future__ import annotations
 
