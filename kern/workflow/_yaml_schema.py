@@ -167,7 +167,7 @@ class ModelSpec(Spec):
     id: str
     api_base: str | None = None
     api_key: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     settings: dict[str, Any] = Field(default_factory=dict[str, Any])
 
 
@@ -211,19 +211,25 @@ AgentField = Annotated[
 ]
 
 
-class StepSpec(Spec):
-    """What every step has."""
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A duration: a finite number, not negative (``.inf`` and ``.nan`` are refused)."""
+
+
+class LeafSpec(Spec):
+    """What a step that runs one thing (a function, an agent, a team) has: a name, as a Step must."""
 
     name: str
     description: str | None = None
-
-
-class LeafSpec(StepSpec):
-    """What a step that runs one thing (a function, an agent, a team) has besides."""
-
     on_error: Literal["fail", "skip", "continue"] = "fail"
     retries: int = Field(default=0, ge=0)
-    retry_delay: float = Field(default=1.0, ge=0)
+    retry_delay: Seconds = 1.0
+
+
+class CompositeSpec(Spec):
+    """What a step that holds steps has; without a name it is named after its kind, as in Python."""
+
+    name: str | None = None
+    description: str | None = None
 
 
 class FunctionStep(LeafSpec):
@@ -241,12 +247,12 @@ class TeamStep(LeafSpec):
     team: TeamRef
 
 
-class ParallelStep(StepSpec):
+class ParallelStep(CompositeSpec):
     what = "a parallel step"
     parallel: list[AnyStep] = Field(min_length=1)
 
 
-class ConditionStep(StepSpec):
+class ConditionStep(CompositeSpec):
     what = "a condition step"
     condition: Annotated[Any, PlainValidator(_condition)]
     steps: list[AnyStep] = Field(min_length=1)
@@ -258,19 +264,19 @@ class LoopOptions(Spec):
     max_iterations: int = Field(default=3, ge=1)
 
 
-class LoopStep(StepSpec):
+class LoopStep(CompositeSpec):
     what = "a loop step"
     loop: Annotated[LoopOptions, BeforeValidator(_loop_options)]
     steps: list[AnyStep] = Field(min_length=1)
 
 
-class RouterStep(StepSpec):
+class RouterStep(CompositeSpec):
     what = "a router step"
     router: FunctionRef
     choices: list[AnyStep] = Field(min_length=1)
 
 
-class GroupStep(StepSpec):
+class GroupStep(CompositeSpec):
     what = "a group (steps)"
     steps: list[AnyStep] = Field(min_length=1)
 

@@ -16,15 +16,16 @@ A file (``workflows/*.yaml``) holds one mapping::
         # also: id, description, markdown, add_session_state_to_context, enable_agentic_state,
         #       add_history_to_context, num_history_runs, tool_call_limit
     steps:                              # required, at least one
-      - name: fetch                     # every step has a name (unique among its siblings) and may
-        executor: package.module:fn     #   have a description; this one runs a function
+      - name: fetch                     # a step has a name (unique among its siblings) and may have
+        executor: package.module:fn     #   a description; this one runs a function
         on_error: skip                  # fail (default) | skip | continue; also retries:, retry_delay:
+                                        #   (seconds: a finite number, 1e-3 and .5 included)
       - name: write
         agent: writer                   # a name under agents:, an inline mapping like an agents: entry,
                                         #   or an import path module:attr naming an Agent object
       - name: review
         team: package.module:team       # a Team object, by import path
-      - name: both
+      - name: both                      # optional on a step that holds steps (see below)
         parallel: [...steps...]         # branches run at the same time
       - name: check
         condition: package.module:fn    # or true / false
@@ -39,9 +40,16 @@ A file (``workflows/*.yaml``) holds one mapping::
         steps: [...steps...]            # a step with only name (description) and steps: a group
 
 A step has exactly one kind key (executor, agent, team, parallel, condition, loop, router; or none and
-``steps``: a group). Import paths are ``module:attr`` (``module:obj.attr`` for a chain), imported when
-the file is loaded, so they must be importable from the process (``kern workflow`` puts the current
-directory on ``sys.path``). The file is read with safe-load semantics (plain data, no Python tags).
+``steps``: a group). A step that runs one thing (executor, agent, team) must have a name; one that holds
+steps may leave it out and is named after its kind (``parallel``, ``condition``, ``loop``, ``router``,
+``steps``), numbered among its siblings (``loop_2``) as :class:`~kern.workflow.Condition` and the
+others name themselves in Python.
+
+Import paths are ``module:attr`` (``module:obj.attr`` for a chain), imported when the file is loaded,
+so they must be importable from the process (``kern workflow`` puts the current directory on
+``sys.path``). The file is read with safe-load semantics (plain data, no Python tags), floats as YAML
+1.2 writes them (``1e3``, ``.5``), and within bounds: a file whose aliases expand it past 50000 values,
+or that nests lists and mappings more than 64 levels deep, is refused (kern.workflow._yaml_errors).
 
 Any mistake raises one :class:`~kern.exceptions.WorkflowDefinitionError` naming the file, the line and
 column, the YAML path and what is wrong: ``workflows/x.yaml:12:5: steps[2].parallel[0].executor:
@@ -63,7 +71,7 @@ from kern.db.base import BaseDb
 from kern.exceptions import UsageError, WorkflowDefinitionError
 from kern.models.base import Model
 from kern.models.litellm import LiteLLM
-from kern.workflow._yaml_errors import Loc, Located, duplicate_key, syntax_error
+from kern.workflow._yaml_errors import Loc, Located, Refused, compose, duplicate_key, syntax_error
 from kern.workflow._yaml_schema import (
     AgentSpec,
     AgentStep,
@@ -103,9 +111,10 @@ def load_workflow_text(
     text: str, filename: str = "<string>", db: BaseDb | None = None, *, source: str | None = None
 ) -> Workflow:
     """The workflow the YAML ``text`` defines; errors name ``filename``."""
-    try:  # the nodes, for the positions of errors; then the data, as safe_load reads it
-        root = yaml.SafeLoader(text).get_single_node()
-        data: Any = yaml.safe_load(text) if root is not None else None
+    try:  # the nodes, for the positions of errors, and the data, as safe_load reads it
+        root, data = compose(text)
+    except Refused as exc:
+        raise exc.error(filename) from None
     except yaml.YAMLError as exc:
         raise syntax_error(filename, exc) from None
     if root is None:
@@ -150,6 +159,8 @@ class _Builder:
     def nodes(self, steps: Sequence[Any], loc: Loc) -> list[Node]:
         seen: dict[str, int] = {}
         for i, step in enumerate(steps):
+            if step.name is None:  # named after its kind by the composite, numbered by its parent
+                continue
             if step.name in seen:
                 raise self.located.error(
                     (*loc, i, "name"),

@@ -58,6 +58,7 @@ def test_the_fixture_directory_covers_each_kind_of_mistake() -> None:
     names = {fixture.stem for fixture in INVALID}
     assert {"unknown_step_kind", "missing_step_name", "missing_steps", "bad_import_path"} <= names
     assert {"wrong_type", "syntax_error", "two_kinds"} <= names
+    assert {"billion_laughs", "deep_nesting", "recursive_alias"} <= names  # files beyond the bounds
 
 
 @pytest.mark.parametrize("fixture", INVALID, ids=[fixture.stem for fixture in INVALID])
@@ -288,3 +289,168 @@ async def test_yaml_workflow_runs_from_its_initial_state() -> None:
     output = await workflow.arun("news")
     assert output.content == "FETCHED NEWS"
     assert output.session_state["items"] == ["seed", "news"]
+
+
+# --- files from anyone: aliases and nesting within bounds ---------------------------------------------
+
+ONE_STEP = "steps: [{name: a, executor: 'tests.workflow.yaml_targets:shout'}]"
+
+
+def test_a_billion_laughs_is_refused_at_the_alias_that_expands_it_too_far() -> None:
+    """Nine levels of ten aliases (10**9 values) are refused at the alias, naming file:line:col and path."""
+    fixture = FIXTURES / "invalid" / "billion_laughs.yaml"
+    message = definition_error(fixture)
+    assert message.startswith(f"{fixture}:9:22: session_state.e[3]: the alias *d expands the file past "), (
+        message
+    )
+    assert "billion laughs" in message
+
+
+def test_an_alias_bomb_of_few_aliases_is_refused_too() -> None:
+    """Twenty levels of two aliases (forty in all, 2**20 values) are measured as what they expand to."""
+    levels = [f"  l{i}: &l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 21)]
+    text = "\n".join(["name: x", "session_state:", "  l0: &l0 [lol]", *levels, ONE_STEP])
+    with pytest.raises(
+        WorkflowDefinitionError,
+        match=r"^b\.yaml:\d+:\d+: session_state\.l\d+\[[01]\]: the alias \*l\d+ expands the file past",
+    ):
+        load_workflow_text(text, "b.yaml")
+
+
+def test_a_recursive_alias_is_refused() -> None:
+    """An alias inside the node it names (a structure holding itself) is an error at the alias."""
+    with pytest.raises(
+        WorkflowDefinitionError, match=r"^r\.yaml:2:26: session_state\.me\[0\]: the alias \*me"
+    ):
+        load_workflow_text(f"name: x\nsession_state: {{me: &me [*me]}}\n{ONE_STEP}\n", "r.yaml")
+
+
+def test_mappings_nested_1000_deep_are_refused_not_a_recursion_error() -> None:
+    """1000 nested mappings give the depth error at the 65th level, not a RecursionError."""
+    text = "name: x\nsession_state: " + "{a: " * 1000 + "1" + "}" * 1000 + f"\n{ONE_STEP}\n"
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        load_workflow_text(text, "deep.yaml")
+    path = "session_state" + ".a" * 63
+    assert str(caught.value) == (
+        f"deep.yaml:2:{16 + 4 * 63}: {path}: lists and mappings are nested more than 64 levels deep; "
+        "a workflow file is refused beyond that"
+    )
+
+
+def test_aliases_cannot_nest_a_file_past_the_depth_limit() -> None:
+    """A chain of aliases each one level deeper than the last is measured expanded, so it is refused too."""
+    chain = [f"  a{i}: &a{i} [*a{i - 1}]" for i in range(1, 80)]
+    text = "\n".join(["name: x", "session_state:", "  a0: &a0 [1]", *chain, ONE_STEP])
+    with pytest.raises(
+        WorkflowDefinitionError, match=r"^c\.yaml:65:14: session_state\.a62\[0\]: the alias \*a61"
+    ):
+        load_workflow_text(text, "c.yaml")
+
+
+def test_a_file_with_a_few_aliases_loads() -> None:
+    """Aliases used as people use them (a shared value, a ``<<`` merge) load as before."""
+    workflow = load_workflow(FIXTURES / "valid" / "aliases.yaml")
+    assert workflow.session_state == {"owner": "ava", "reviewers": ["ava", "bo"]}
+    fetch, again, _ = workflow.nodes
+    assert again == Step(name="fetch-again", executor=yaml_targets.fetch, retries=2, retry_delay=0.25)
+    assert fetch == Step(name="fetch", executor=yaml_targets.fetch, retries=2, retry_delay=0.25)
+
+
+# --- numbers as YAML users write them -----------------------------------------------------------------
+
+
+def delay_step(value: str) -> str:
+    """A file with one function step whose ``retry_delay`` is ``value`` as written."""
+    step = "  - name: a\n    executor: tests.workflow.yaml_targets:shout\n"
+    return f"name: x\nsteps:\n{step}    retry_delay: {value}\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("1e3", 1e3), ("1.0e308", 1.0e308), ("6.02E23", 6.02e23), (".5", 0.5), ("2.5e-3", 2.5e-3)],
+)
+def test_a_duration_takes_floats_as_yaml_writes_them(written: str, value: float) -> None:
+    """``retry_delay: 1e3`` (YAML 1.2 floats: no dot, no exponent sign) is a number, not a string."""
+    [fetch] = load_workflow_text(delay_step(written)).nodes
+    assert isinstance(fetch, Step)
+    assert fetch.retry_delay == value
+
+
+def test_the_file_reads_floats_as_yaml_1_2_writes_them_everywhere() -> None:
+    """In the session state too: 1e3, -1.5e-3, -.5 are floats; integers stay integers, quoted text text."""
+    text = f'name: x\nsession_state: {{v: [1e3, -1.5e-3, -.5, +.5, 6.02E23, 12, 0x1f, "1e3"]}}\n{ONE_STEP}'
+    assert load_workflow_text(text).session_state == {"v": [1e3, -1.5e-3, -0.5, 0.5, 6.02e23, 12, 31, "1e3"]}
+
+
+@pytest.mark.parametrize("written", ["fast", '"1e3"', "1e", "1.2.3", "[1]"])
+def test_a_duration_still_refuses_what_is_not_a_number(written: str) -> None:
+    """Text that is not a number (a quoted float included) is still 'expected a number'."""
+    with pytest.raises(
+        WorkflowDefinitionError, match=r"^f\.yaml:5:18: steps\[0\]\.retry_delay: expected a number"
+    ):
+        load_workflow_text(delay_step(written), "f.yaml")
+
+
+@pytest.mark.parametrize("written", [".inf", "-.inf", ".nan", "1e400"])
+def test_a_duration_refuses_infinity_and_nan(written: str) -> None:
+    """``.inf``, ``.nan`` and a float too large to be finite are refused for a duration."""
+    with pytest.raises(
+        WorkflowDefinitionError, match=r"retry_delay: expected a finite number, got (-?inf|nan)$"
+    ):
+        load_workflow_text(delay_step(written), "f.yaml")
+
+
+def test_a_model_timeout_refuses_infinity() -> None:
+    """The model's ``timeout`` is a duration too."""
+    text = "name: x\nsteps:\n  - name: w\n    agent: {model: {id: m, timeout: .inf}}\n"
+    with pytest.raises(
+        WorkflowDefinitionError, match=r"steps\[0\]\.agent\.model\.timeout: expected a finite number"
+    ):
+        load_workflow_text(text)
+
+
+# --- names: optional on steps that hold steps ---------------------------------------------------------
+
+
+def test_steps_that_hold_steps_may_leave_out_their_names() -> None:
+    """condition, loop, router, parallel and a group without ``name:`` are named after their kind."""
+    workflow = load_workflow(FIXTURES / "valid" / "unnamed_composites.yaml")
+    assert [node.name for node in workflow.nodes] == [
+        "condition",
+        "loop",
+        "loop_2",
+        "parallel",
+        "steps",
+        "router",
+    ]
+
+
+def test_an_unnamed_step_does_not_clash_with_a_named_one() -> None:
+    """A sibling named like a kind keeps that name; the unnamed one of that kind is numbered around it."""
+    text = """
+name: x
+steps:
+  - loop:
+    steps: [{name: a, executor: "tests.workflow.yaml_targets:shout"}]
+  - name: loop
+    executor: tests.workflow.yaml_targets:shout
+"""
+    assert [node.name for node in load_workflow_text(text).nodes] == ["loop_2", "loop"]
+
+
+@pytest.mark.anyio
+async def test_an_unnamed_yaml_workflow_resumes_from_the_file_loaded_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run failed in an unnamed router resumes in the file loaded anew; completed steps do not rerun."""
+    fixture, db = FIXTURES / "valid" / "unnamed_composites.yaml", InMemoryDb()
+    first = load_workflow(fixture, db=db)
+    monkeypatch.setenv(yaml_targets.FAIL_VARIABLE, "1")
+    with pytest.raises(RuntimeError, match="the source is down"):
+        await first.arun("news")
+    monkeypatch.delenv(yaml_targets.FAIL_VARIABLE)
+    [run] = [r for r in await first.store.get_runs(first.default_session_id) if r.parent_run_id is None]
+    output = await load_workflow(fixture, db=db).aresume(run.run_id)
+    assert output.content == "fetched news"
+    # the steps before the router ran once: 1 + 2 + 3 + 1 + 1 shouts (a failed step's writes are undone)
+    assert output.session_state["calls"] == {"shout": 8, "fetch": 1}
