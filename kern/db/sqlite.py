@@ -1,7 +1,9 @@
 """SQLite faces: ``SqliteDb`` (sync methods) and ``AsyncSqliteDb`` (awaitable methods).
 
 Both run the one store implementation; the file is opened in WAL mode with a busy timeout, and write
-transactions begin IMMEDIATE, so several processes can share one file safely.
+transactions begin IMMEDIATE, so several processes can share one file safely. A file deleted or replaced
+while a store has it open fails the store's next operation with ``StorageError`` (see
+``kern.db._sql.dialect.SqliteFile``) instead of writing where no one will read.
 """
 
 from __future__ import annotations

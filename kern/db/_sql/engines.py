@@ -59,7 +59,7 @@ def memory_engine() -> Engine:
     engine = create_engine(
         "sqlite+pysqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
     )
-    configure_sqlite(engine, busy_timeout_ms=0)
+    configure_sqlite(engine, busy_timeout_ms=0, watch_file=False)
     return engine
 
 

@@ -7,7 +7,9 @@ where database errors become :class:`~kern.exceptions.StorageError`:
 * :class:`SyncExecutor` calls it directly (the sync faces), or in a worker thread when awaited;
 * :class:`AsyncExecutor` runs the very same function through ``AsyncConnection.run_sync``.
 
-Before the first operation each executor checks the schema revision once (see ``migrate``).
+Before the first operation each executor checks the schema revision once (see ``migrate``). On SQLite
+the engine itself checks, at each checkout from its pool, that the file is still the one it opened and
+raises StorageError if not (``dialect.SqliteFile``); that is a check of Kern's, not a driver error.
 """
 
 from __future__ import annotations
