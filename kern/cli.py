@@ -48,11 +48,22 @@ def add_workflow_commands(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--db", default=None, help=db_help)
     validate = workflow.add_parser("validate", help="check a workflow definition without running it")
     validate.add_argument("file", metavar="FILE", help=definition)
-    resume = workflow.add_parser("resume", help="continue a failed or interrupted run")
+    resume = workflow.add_parser(
+        "resume",
+        help="continue a failed or interrupted run of the workflow FILE_OR_MODULE",
+        description=(
+            "Continue a failed or interrupted run: its completed steps are not run again. The workflow is "
+            "loaded from FILE_OR_MODULE, never from what the database recorded; the run must be a run of "
+            "that workflow (a source recorded under another spelling only warns)."
+        ),
+    )
     resume.add_argument("run_id", metavar="RUN_ID", help="the run to continue (printed when it started)")
+    resume.add_argument("file", metavar="FILE_OR_MODULE", help=definition)
     resume.add_argument("--db", default=None, help=db_help)
     resume.add_argument(
-        "--file", default=None, metavar="FILE", help=f"{definition} (default: where the run recorded it)"
+        "--user-id",
+        default=None,
+        help="the user the run belongs to (default: the workflow's user_id, else none: an anonymous run)",
     )
 
 

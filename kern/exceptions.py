@@ -5,7 +5,8 @@ The tree::
     KernError
     ├── UsageError                  the caller used Kern wrongly (bad argument, bad combination)
     ├── StateSerializationError     a session_state value the codec cannot store; names the key path
-    ├── ToolCallError               the model's tool call cannot run (unknown tool, bad arguments)
+    ├── ToolCallError               the model's tool call cannot run (unknown tool, bad arguments, timeout)
+    ├── RunTimeoutError             the run did not finish within its ``timeout``; recorded cancelled
     ├── SessionError                something about one session forbids the operation
     │   ├── SessionOwnershipError   the session belongs to another user; nothing was written
     │   ├── SessionBusyError        another run holds the session (on_busy="reject" or busy_timeout passed)
@@ -17,10 +18,13 @@ The tree::
     └── ModelError                  the model provider failed or answered unusably
         ├── ModelRateLimitError     429: retried with backoff, honouring ``retry_after``
         ├── ModelServerError        5xx or overloaded: retried with backoff
-        ├── ModelConnectionError    no answer (connection refused, timeout): retried with backoff
-        ├── ModelAuthenticationError  401/403: the key is wrong; never retried
-        ├── ModelRequestError       the provider refused the request (4xx, unknown model); never retried
-        └── ModelOutputError        the answer does not match the run's output_schema
+        ├── ModelConnectionError    no answer (refused, reset, stream broken): retried with backoff
+        │   └── ModelTimeoutError   the model's ``timeout`` passed (the whole call, retries included)
+        ├── ModelAuthenticationError  401/403, or no key given: never retried; says what to set
+        ├── ModelRequestError       the provider refused the request (4xx, a 5xx saying it is malformed,
+        │                           unknown model, context too long); never retried
+        └── ModelOutputError        the answer is unusable: a tool call cut off at ``max_tokens``
+                                    (finish_reason "length"), or not the run's output_schema
 
 Database driver and SQLAlchemy errors are translated to :class:`StorageError` at one boundary
 (``kern.db._sql.executor``), provider and litellm errors to :class:`ModelError` at another
@@ -57,6 +61,11 @@ class ToolCallError(KernError):
     """
 
 
+class RunTimeoutError(KernError, TimeoutError):
+    """A run did not finish within the ``timeout`` it was given; it was stopped and recorded ``cancelled``
+    with the reason, keeping what it had committed."""
+
+
 class SessionError(KernError):
     """An operation on one session was refused."""
 
@@ -86,14 +95,26 @@ class SchemaVersionError(StorageError):
 
 
 class ModelError(KernError):
-    """The model call failed. ``retryable`` says whether trying again may help."""
+    """The model call failed. ``retryable`` says whether trying again may help.
+
+    ``partial_content`` is the text the model had produced before the failure (a stream that broke,
+    an answer cut off), or None; a failed run keeps it as its last, incomplete assistant message.
+    """
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, model: str | None = None, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status_code: int | None = None,
+        partial_content: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.model = model
         self.status_code = status_code
+        self.partial_content = partial_content
 
 
 class ModelRateLimitError(ModelError):
@@ -120,13 +141,23 @@ class ModelServerError(ModelError):
 
 
 class ModelConnectionError(ModelError):
-    """The provider could not be reached or did not answer in time."""
+    """The provider could not be reached, or its answer broke off (the message says how far it got)."""
 
     retryable = True
 
 
+class ModelTimeoutError(ModelConnectionError, TimeoutError):
+    """A model call did not finish within the model's ``timeout``.
+
+    The timeout bounds the whole call (every attempt and the waits between them, a stream from its
+    first byte to its last), so it is not retried: the call's time is spent.
+    """
+
+    retryable = False
+
+
 class ModelAuthenticationError(ModelError):
-    """The provider refused the credentials."""
+    """The provider refused the credentials, or none were given (the message says what to set)."""
 
 
 class ModelRequestError(ModelError):
@@ -134,7 +165,8 @@ class ModelRequestError(ModelError):
 
 
 class ModelOutputError(ModelError):
-    """The model's answer could not be parsed into the requested ``output_schema``."""
+    """The model's answer cannot be used: cut off by the token limit (``finish_reason`` "length") in
+    the middle of a tool call, or not parseable into the requested ``output_schema``."""
 
 
 __all__ = [
@@ -147,6 +179,7 @@ __all__ = [
     "ModelRateLimitError",
     "ModelRequestError",
     "ModelServerError",
+    "ModelTimeoutError",
     "SchemaVersionError",
     "SessionBusyError",
     "SessionError",

@@ -25,7 +25,8 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from kern.exceptions import KernError
+from kern._private.validate import check_instance, check_int, given
+from kern.exceptions import KernError, UsageError
 from kern.models.base import Model, ModelDelta, ModelResponse, ToolCallDelta, ToolDefinition, Usage
 from kern.models.message import Message, ToolCall
 
@@ -100,6 +101,10 @@ class _TestModelBase(Model):
     retry_delay = 0.0
 
     def __init__(self, id: str, retries: int) -> None:
+        where = type(self).__name__
+        if not isinstance(id, str) or not id:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"{where}: id must be a non-empty str, got {given(id)}")
+        check_int(retries, "retries", minimum=0, where=where)
         self.id = id
         self.retries = retries
         self.requests: list[ModelRequest] = []
@@ -152,11 +157,15 @@ class ScriptedModel(_TestModelBase):
 
     def __init__(self, *replies: ScriptItem, id: str = "scripted", retries: int = 0) -> None:
         super().__init__(id, retries)
+        for number, reply in enumerate(replies, 1):
+            _check_item(reply, f"ScriptedModel: reply #{number}")
         self._replies: deque[ScriptItem] = deque(replies)
 
     def add(self, *replies: ScriptItem) -> None:
         """Append replies to the script."""
         with self._lock:
+            for number, reply in enumerate(replies, len(self._replies) + 1):
+                _check_item(reply, f"ScriptedModel.add: reply #{number}")
             self._replies.extend(replies)
 
     @property
@@ -188,11 +197,14 @@ class FunctionModel(_TestModelBase):
         retries: int = 0,
     ) -> None:
         super().__init__(id, retries)
+        if not callable(fn):
+            raise UsageError(f"FunctionModel takes a function of the request, got {given(fn)}")
         self._fn = fn
 
     async def _answer(self, request: ModelRequest) -> Reply:
         answer = self._fn(request)
         item = await answer if inspect.isawaitable(answer) else answer
+        _check_item(item, f"FunctionModel {self.id!r}: what the function returned", scripted=False)
         if isinstance(item, BaseException):
             raise item
         return _as_reply(item)
@@ -205,6 +217,7 @@ class TestModel(_TestModelBase):
 
     def __init__(self, *, id: str = "test", retries: int = 0, answer: str | None = None) -> None:
         super().__init__(id, retries)
+        check_instance(answer, str, "answer", "a str or None", where="TestModel")
         self._final = answer
 
     async def _answer(self, request: ModelRequest) -> Reply:
@@ -261,6 +274,36 @@ _FORMATS = {
     "uri": "https://example.com/",
     "ipv4": "127.0.0.1",
 }
+
+
+_REPLY_KINDS = (
+    "a reply is a str, a ToolCall (tool_call(...)), a list of the ToolCalls of one turn, a Reply, "
+    "or an exception instance to raise"
+)
+
+
+def _check_item(item: object, what: str, *, scripted: bool = True) -> None:
+    """UsageError, saying what a script takes, for anything that is not a reply."""
+    if isinstance(item, str | ToolCall | Reply | BaseException):
+        return
+    if isinstance(item, Sequence):
+        calls = cast("Sequence[object]", item)
+        if all(isinstance(call, ToolCall) for call in calls):
+            return
+        odd = next(call for call in calls if not isinstance(call, ToolCall))
+        hint = (
+            "Pass replies as separate arguments, ScriptedModel('hi', tool_call('add', x=1), 'done'), or "
+            "unpack a list of them: ScriptedModel(*replies)"
+            if scripted
+            else "return one reply per call"
+        )
+        raise UsageError(
+            f"{what} is a {type(calls).__name__} holding {given(odd)}: a list in a script is the tool calls "
+            f"of one reply. {hint}"
+        )
+    if isinstance(item, type) and issubclass(item, BaseException):
+        raise UsageError(f"{what} is the class {item.__name__}; pass an instance: {item.__name__}('...')")
+    raise UsageError(f"{what} is {given(cast(object, item))}; {_REPLY_KINDS}")
 
 
 def _as_reply(item: str | ToolCall | Sequence[ToolCall] | Reply) -> Reply:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
 from kern.agent import Agent
-from kern.exceptions import ModelServerError
+from kern.exceptions import ModelServerError, UsageError
 from kern.models.base import ResponseAssembler
 from kern.models.message import Message
 from kern.testing import (
@@ -141,3 +141,38 @@ def test_sample_arguments_respect_formats_and_bounds() -> None:
     function = Function.from_callable(booking)
     output = Agent(model=TestModel(), tools=[function]).run("book")
     assert [t.is_error for t in output.tools] == [False]
+
+
+@pytest.mark.parametrize(
+    ("replies", "message"),
+    [
+        ((["hi", "there"],), r"reply #1 is a list holding str 'hi'.*ScriptedModel\(\*replies\)"),
+        (("ok", [tool_call("a"), "x"]), r"reply #2 is a list holding str 'x'"),
+        ((ValueError,), r"reply #1 is the class ValueError; pass an instance"),
+        ((42,), r"reply #1 is int 42; a reply is a str, a ToolCall"),
+    ],
+    ids=["list of texts", "text among tool calls", "exception class", "int"],
+)
+def test_scripted_model_refuses_what_is_not_a_reply_at_construction(
+    replies: tuple[Any, ...], message: str
+) -> None:
+    """ScriptedModel(["hi"]) failed at the first call with 'str' object has no attribute 'arguments'; now
+    the constructor says a list is one turn's tool calls and shows the right call."""
+    with pytest.raises(UsageError, match=rf"^ScriptedModel: {message}"):
+        ScriptedModel(*replies)
+
+
+def test_scripted_model_add_refuses_what_is_not_a_reply() -> None:
+    """add() checks its replies as the constructor does, numbering them after those already queued."""
+    model = ScriptedModel("one")
+    with pytest.raises(UsageError, match=r"^ScriptedModel.add: reply #2 is a list holding str 'two'"):
+        model.add(["two"])  # pyright: ignore[reportArgumentType]
+    assert model.remaining == 1
+
+
+@pytest.mark.anyio
+async def test_function_model_says_when_its_function_returns_no_reply() -> None:
+    """A FunctionModel whose function returns something that is not a reply raises UsageError naming it."""
+    model = FunctionModel(lambda request: ["hi"])  # pyright: ignore[reportArgumentType]
+    with pytest.raises(UsageError, match=r"^FunctionModel 'function': what the function returned is a list"):
+        await model.response(HI)

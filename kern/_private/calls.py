@@ -1,16 +1,21 @@
-"""Calling user code that may be sync or async: the one helper tools and hooks share.
+"""Calling user code that may be sync or async: the one helper tools, hooks and steps share.
 
 Async callables are awaited on the event loop; sync ones run in a worker thread so they cannot block
-it (and if a sync callable returns an awaitable, that is awaited too).
+it (and if a sync callable returns an awaitable, that is awaited too). A thread cannot be stopped:
+under a deadline (a tool's timeout, a run's), a cancelled call stops waiting for its thread and
+returns on time, the thread finishing on its own; without one, cancellation waits for the thread, so
+nothing it does happens after the call is over.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
 
@@ -20,9 +25,16 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
+def under_deadline() -> bool:
+    """True when an enclosing cancel scope has a deadline (a timeout applies to the calling code)."""
+    return anyio.current_effective_deadline() != math.inf
+
+
 async def call_user(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)``: awaited if async, in a worker thread if sync."""
     if is_async_callable(fn):
         return await fn(*args, **kwargs)
-    result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    result = await anyio.to_thread.run_sync(
+        functools.partial(fn, *args, **kwargs), abandon_on_cancel=under_deadline()
+    )
     return await result if inspect.isawaitable(result) else result

@@ -8,6 +8,7 @@ the post-hooks, then the commit of the completed run. A team member's run is the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,8 @@ async def agent_turn(
 
     A top-level run and a team member's run (a ChildRun inside the team's claim) both come here.
     """
-    await run_hooks(agent.hooks[0], run, {"run_input": input, "agent": agent})
+    injected = Injected(run_context=run.context, agent=agent, team=team, run_input=input)
+    await run_hooks(agent.hooks[0], run, injected)
 
     def prompt() -> list[Message]:
         system = agent.prompt.system_message(run.context)
@@ -66,8 +68,7 @@ async def agent_turn(
         output_schema=agent.output_schema,
         tool_call_limit=agent.tool_call_limit,
     )
-    injected = Injected(run_context=run.context, agent=agent, team=team)
     result = await run_model_loop(settings, run, prompt, injected, emit)
     output = loop_output(run, settings, result, source=agent.component_id)
-    await run_hooks(agent.hooks[1], run, {"run_output": output, "agent": agent})
+    await run_hooks(agent.hooks[1], run, dataclasses.replace(injected, run_output=output))
     return await commit_completed(run, output)

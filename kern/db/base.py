@@ -5,6 +5,9 @@
 * :class:`AsyncDb` (``AsyncSqliteDb``, ``AsyncPostgresDb``): the same method names, awaitable; an async
   face *is* a :class:`~kern.db.store.SessionStore` on an async engine.
 
+Both read ``user_id=None`` as the seeds do: no owner filter (an administrator's view), passed to the
+implementation as the explicit :data:`~kern.db.records.ANY_USER`; see :mod:`kern.db.store`.
+
 Every face has ``.store``, the awaitable interface the runtime (Agent, Team, Workflow) uses.
 """
 
@@ -18,6 +21,7 @@ from kern.db._sql import memories, sessions
 from kern.db._sql.executor import AsyncExecutor, SyncExecutor
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import DEFAULT_PREFIX, Tables, build_tables
+from kern.db.records import owner_or_any
 from kern.db.store import SessionStore
 from kern.exceptions import UsageError
 from kern.session.schema import RunRecord, Session, SessionType, UserMemory
@@ -51,7 +55,9 @@ class SyncDb(BaseDb):
         self, session_id: str, session_type: SessionType | None = None, user_id: str | None = None
     ) -> Session | None:
         """The session with its messages and runs, or None; see :meth:`SessionStore.get_session`."""
-        return self._executor.read(sessions.get_session, self._tables, session_id, session_type, user_id)
+        return self._executor.read(
+            sessions.get_session, self._tables, session_id, session_type, owner_or_any(user_id)
+        )
 
     def get_sessions(
         self,
@@ -71,7 +77,7 @@ class SyncDb(BaseDb):
             sessions.get_sessions,
             self._tables,
             session_type=session_type,
-            user_id=user_id,
+            owner=owner_or_any(user_id),
             component_id=component_id,
             session_name=session_name,
             start_timestamp=start_timestamp,
@@ -87,16 +93,23 @@ class SyncDb(BaseDb):
     ) -> Session | None:
         """Rename a session and return it, or None; see :meth:`SessionStore.rename_session`."""
         return self._executor.write(
-            sessions.rename_session, self._tables, session_id, session_type, session_name, user_id
+            sessions.rename_session,
+            self._tables,
+            session_id,
+            session_type,
+            session_name,
+            owner_or_any(user_id),
         )
 
     def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
         """Delete a session with its runs and messages; see :meth:`SessionStore.delete_session`."""
-        return self._executor.write(sessions.delete_session, self._tables, session_id, user_id)
+        return self._executor.write(sessions.delete_session, self._tables, session_id, owner_or_any(user_id))
 
     def delete_sessions(self, session_ids: Sequence[str], user_id: str | None = None) -> int:
         """Delete several sessions, all or none; see :meth:`SessionStore.delete_sessions`."""
-        return self._executor.write(sessions.delete_sessions, self._tables, list(session_ids), user_id)
+        return self._executor.write(
+            sessions.delete_sessions, self._tables, list(session_ids), owner_or_any(user_id)
+        )
 
     def create_session(
         self,
@@ -125,11 +138,11 @@ class SyncDb(BaseDb):
 
     def get_runs(self, session_id: str, user_id: str | None = None) -> list[RunRecord]:
         """Every run of a session (member and step runs included), oldest first."""
-        return self._executor.read(sessions.runs_of, self._tables, session_id, user_id)
+        return self._executor.read(sessions.runs_of, self._tables, session_id, owner_or_any(user_id))
 
     def get_user_memories(self, user_id: str | None = None, limit: int | None = None) -> list[UserMemory]:
         """A user's memories, oldest first; see :meth:`SessionStore.get_user_memories`."""
-        return self._executor.read(memories.get_user_memories, self._tables, user_id, limit)
+        return self._executor.read(memories.get_user_memories, self._tables, owner_or_any(user_id), limit)
 
     def upsert_user_memory(self, memory: UserMemory) -> UserMemory:
         """Insert or update a memory; see :meth:`SessionStore.upsert_user_memory`."""
@@ -137,11 +150,13 @@ class SyncDb(BaseDb):
 
     def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> bool:
         """Delete a memory; see :meth:`SessionStore.delete_user_memory`."""
-        return self._executor.write(memories.delete_user_memory, self._tables, memory_id, user_id)
+        return self._executor.write(
+            memories.delete_user_memory, self._tables, memory_id, owner_or_any(user_id)
+        )
 
     def clear_memories(self, user_id: str | None = None) -> int:
         """Delete a user's (or all) memories; see :meth:`SessionStore.clear_memories`."""
-        return self._executor.write(memories.clear_memories, self._tables, user_id)
+        return self._executor.write(memories.clear_memories, self._tables, owner_or_any(user_id))
 
     def close(self) -> None:
         """Close the engine's pooled connections."""

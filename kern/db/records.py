@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from kern.models.message import Message
 from kern.session.schema import RunRecord, Session
 
 OnBusy = Literal["wait", "reject"]
 RunWriteMode = Literal["upsert", "insert", "update", "resume"]
+
+
+class AnyOwner(enum.Enum):
+    """The type of :data:`ANY_USER`, a value of its own so that no user id can ever mean it."""
+
+    ANY_USER = "any user"
+
+
+ANY_USER: Final = AnyOwner.ANY_USER
+"""No owner filter: every user's rows, the management API's administrator view.
+
+Only the management faces pass it, for their documented ``user_id=None`` (``db.get_session(sid)``).
+Runtime store calls (claim, history, summaries, a run's memories, a resume's journal) take an exact
+:data:`Owner` and their types refuse this value.
+"""
+
+Owner: TypeAlias = str | None
+"""Exactly who owns a row: a user id, or None for the anonymous owner (SQL NULL, matched with IS NULL).
+
+None never means "anyone": the anonymous owner's rows are reachable by no user id a caller can pass.
+"""
+
+OwnerFilter: TypeAlias = Owner | AnyOwner
+"""What a management query filters on: an exact owner, or :data:`ANY_USER` (no filter)."""
+
+
+def owner_or_any(user_id: str | None) -> OwnerFilter:
+    """The management faces' ``user_id`` argument as a filter: None (not given) is :data:`ANY_USER`."""
+    return ANY_USER if user_id is None else user_id
 
 
 @dataclass(frozen=True, slots=True)

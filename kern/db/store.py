@@ -2,6 +2,15 @@
 
 Agents, Teams and Workflows talk to storage only through a :class:`SessionStore`; every database face
 has one (``db.store``), whichever engine it drives. The async faces *are* stores.
+
+The owner rule. Management methods (``get_session``, ``get_sessions``, ``rename_session``,
+``delete_session(s)``, ``get_runs``, ``journal``, ``get_user_memories``, ``delete_user_memory``,
+``clear_memories``, ``get_session_summary``) filter on the ``user_id`` given, and read ``user_id=None``
+as the seeds do: no filter, an administrator's view, passed down as the explicit
+:data:`~kern.db.records.ANY_USER`. Runtime methods (``claim``, ``history``, ``summary_input``,
+``set_session_summary``, ``journal_of``, ``memories_of``, ``delete_memory_of``, ``upsert_user_memory``)
+take an exact :data:`~kern.db.records.Owner`: None is the anonymous owner (SQL NULL), never "any
+user", and their types refuse ANY_USER.
 """
 
 from __future__ import annotations
@@ -15,15 +24,16 @@ import anyio
 
 from kern.db._sql import claims, memories, sessions
 from kern.db._sql.executor import AnyExecutor
-from kern.db._sql.journal import read_journal
+from kern.db._sql.journal import journal_of, read_journal
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import Tables
 from kern.db._waiters import SessionWaiters
-from kern.db.records import Busy, Claim, OnBusy, Replay, RunWrite
+from kern.db.records import Busy, Claim, OnBusy, Owner, Replay, RunWrite, owner_or_any
 from kern.exceptions import SessionBusyError, UsageError
 from kern.models.message import Message
 from kern.session.patch import PatchOp
 from kern.session.schema import RunRecord, Session, SessionSummary, SessionType, StepRecord, UserMemory
+from kern.session.status import RunStatus
 
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_BUSY_TIMEOUT = 120.0
@@ -50,7 +60,7 @@ class SessionStore:
         a session of another type is None too. A failed read raises StorageError.
         """
         return await self._executor.aread(
-            sessions.get_session, self.tables, session_id, session_type, user_id
+            sessions.get_session, self.tables, session_id, session_type, owner_or_any(user_id)
         )
 
     async def get_sessions(
@@ -75,7 +85,7 @@ class SessionStore:
             sessions.get_sessions,
             self.tables,
             session_type=session_type,
-            user_id=user_id,
+            owner=owner_or_any(user_id),
             component_id=component_id,
             session_name=session_name,
             start_timestamp=start_timestamp,
@@ -94,7 +104,12 @@ class SessionStore:
         Raises SessionOwnershipError, changing nothing, when ``user_id`` does not own it.
         """
         return await self._executor.awrite(
-            sessions.rename_session, self.tables, session_id, session_type, session_name, user_id
+            sessions.rename_session,
+            self.tables,
+            session_id,
+            session_type,
+            session_name,
+            owner_or_any(user_id),
         )
 
     async def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
@@ -102,14 +117,18 @@ class SessionStore:
 
         Raises SessionOwnershipError, deleting nothing, when ``user_id`` does not own it.
         """
-        return await self._executor.awrite(sessions.delete_session, self.tables, session_id, user_id)
+        return await self._executor.awrite(
+            sessions.delete_session, self.tables, session_id, owner_or_any(user_id)
+        )
 
     async def delete_sessions(self, session_ids: Sequence[str], user_id: str | None = None) -> int:
         """Delete several sessions, all or none; returns how many existed.
 
         Raises SessionOwnershipError, deleting nothing, when any of them is not owned by ``user_id``.
         """
-        return await self._executor.awrite(sessions.delete_sessions, self.tables, list(session_ids), user_id)
+        return await self._executor.awrite(
+            sessions.delete_sessions, self.tables, list(session_ids), owner_or_any(user_id)
+        )
 
     async def create_session(
         self,
@@ -141,8 +160,8 @@ class SessionStore:
         return session
 
     async def get_runs(self, session_id: str, user_id: str | None = None) -> list[RunRecord]:
-        """Every run of a session (member and step runs included), oldest first."""
-        return await self._executor.aread(sessions.runs_of, self.tables, session_id, user_id)
+        """Every run of a session (member and step runs included), oldest first; with ``user_id``, its own."""
+        return await self._executor.aread(sessions.runs_of, self.tables, session_id, owner_or_any(user_id))
 
     async def claim(
         self,
@@ -245,9 +264,16 @@ class SessionStore:
         """
         return await self._executor.awrite(claims.renew, self.tables, claim, _lease(claim, lease_seconds))
 
-    async def release(self, claim: Claim) -> bool:
-        """Release a claim; False if it had already been taken over."""
-        released = await self._executor.awrite(claims.release, self.tables, claim)
+    async def release(
+        self, claim: Claim, *, status: RunStatus = RunStatus.error, error: str | None = None
+    ) -> bool:
+        """Release a claim; False if it had already been taken over.
+
+        For a run that ends without a final commit (``commit(..., release=True)``): if the claim's run
+        row is still ``running``, it becomes ``status`` (error or cancelled) with ``error`` in the
+        releasing transaction, so no run is left ``running`` by a live process.
+        """
+        released = await self._executor.awrite(claims.release, self.tables, claim, status=status, error=error)
         self._waiters.released(claim.session_id)
         return released
 
@@ -287,14 +313,24 @@ class SessionStore:
     ) -> tuple[RunRecord, list[StepRecord]] | None:
         """A run with its workflow journal (steps in the order they started); None if there is no such run.
 
-        With ``user_id``, a run of a session another user owns is None too.
+        With ``user_id``, a run of another user is None too. Management: a resume reads
+        :meth:`journal_of`.
         """
-        return await self._executor.aread(read_journal, self.tables, run_id, user_id)
+        return await self._executor.aread(read_journal, self.tables, run_id, owner_or_any(user_id))
+
+    async def journal_of(self, run_id: str, user_id: Owner) -> tuple[RunRecord, list[StepRecord]] | None:
+        """What resuming ``run_id`` as exactly ``user_id`` (None: the anonymous owner) reads: the run and
+        its journal; None if there is no such run.
+
+        Raises SessionOwnershipError if the run's session belongs to another owner.
+        """
+        return await self._executor.aread(journal_of, self.tables, run_id, user_id)
 
     async def history(
-        self, session_id: str, user_id: str | None, num_runs: int | None = None, after: float | None = None
+        self, session_id: str, user_id: Owner, num_runs: int | None = None, after: float | None = None
     ) -> list[Message]:
-        """Non-system messages of the last ``num_runs`` completed top-level runs, oldest first.
+        """Non-system messages of the last ``num_runs`` completed top-level runs of exactly ``user_id``
+        (None: the anonymous owner), oldest first.
 
         With ``after`` (unix seconds), only runs started after it count (the runs a summary does not cover).
         """
@@ -312,37 +348,63 @@ class SessionStore:
     async def get_user_memories(
         self, user_id: str | None = None, limit: int | None = None
     ) -> list[UserMemory]:
-        """The memories of ``user_id`` (every user's when None), oldest first; the newest ``limit`` if set."""
+        """The memories of ``user_id`` (every user's when None), oldest first; the newest ``limit`` if set.
+
+        Management; a run reads its user's with :meth:`memories_of`.
+        """
+        return await self._executor.aread(
+            memories.get_user_memories, self.tables, owner_or_any(user_id), limit
+        )
+
+    async def memories_of(self, user_id: Owner, limit: int | None = None) -> list[UserMemory]:
+        """The memories of exactly ``user_id``, oldest first (the newest ``limit`` if set).
+
+        None is the anonymous owner: the memories of runs without a user id, which no user id reaches.
+        """
         return await self._executor.aread(memories.get_user_memories, self.tables, user_id, limit)
 
     async def upsert_user_memory(self, memory: UserMemory) -> UserMemory:
         """Insert a memory (given an id if it has none) or update the one with its id; returns it stored.
 
-        Raises SessionOwnershipError, changing nothing, if the memory belongs to another user.
+        ``memory.user_id`` is its exact owner (None: the anonymous owner). Raises SessionOwnershipError,
+        changing nothing, if the memory with that id belongs to another owner.
         """
         return await self._executor.awrite(memories.upsert_user_memory, self.tables, memory)
 
     async def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> bool:
-        """Delete a memory; False if there is none. SessionOwnershipError if another user owns it."""
+        """Delete a memory; False if there is none. SessionOwnershipError if another user owns it.
+
+        Management (``user_id=None``: whoever owns it); a run deletes with :meth:`delete_memory_of`.
+        """
+        return await self._executor.awrite(
+            memories.delete_user_memory, self.tables, memory_id, owner_or_any(user_id)
+        )
+
+    async def delete_memory_of(self, memory_id: str, user_id: Owner) -> bool:
+        """Delete a memory of exactly ``user_id``; False if there is none, SessionOwnershipError if
+        another owner (the anonymous one included) has it."""
         return await self._executor.awrite(memories.delete_user_memory, self.tables, memory_id, user_id)
 
     async def clear_memories(self, user_id: str | None = None) -> int:
         """Delete the memories of ``user_id`` (all memories when None); returns how many there were."""
-        return await self._executor.awrite(memories.clear_memories, self.tables, user_id)
+        return await self._executor.awrite(memories.clear_memories, self.tables, owner_or_any(user_id))
 
     async def get_session_summary(self, session_id: str, user_id: str | None = None) -> SessionSummary | None:
         """A session's summary; None if it has none (or the session does not exist, or is another user's)."""
-        return await self._executor.aread(memories.get_summary, self.tables, session_id, user_id)
+        return await self._executor.aread(
+            memories.get_summary, self.tables, session_id, owner_or_any(user_id)
+        )
 
     async def summary_input(
-        self, session_id: str, user_id: str | None, after: float | None
-    ) -> tuple[list[Message], float | None]:
-        """The messages no summary covers yet (of completed runs started after ``after``) and the start
-        of the newest such run."""
-        return await self._executor.aread(memories.summary_input, self.tables, session_id, user_id, after)
+        self, session_id: str, user_id: Owner
+    ) -> tuple[SessionSummary | None, list[Message], float | None]:
+        """What the next summary of exactly ``user_id``'s session is made from: the current summary, the
+        messages it does not cover yet (of completed runs started after its ``last_run_at``) and the
+        start of the newest such run."""
+        return await self._executor.aread(memories.summary_input, self.tables, session_id, user_id)
 
     async def set_session_summary(
-        self, session_id: str, user_id: str | None, summary: SessionSummary, replaces: float | None = None
+        self, session_id: str, user_id: Owner, summary: SessionSummary, replaces: float | None = None
     ) -> bool:
         """Store a session's summary if the stored one is still the one it was made from (whose
         ``last_run_at`` is ``replaces``; None: no summary yet); False if not, or if there is no session.

@@ -32,7 +32,7 @@ async def update_user_memories(
     applied = await apply_changes(
         memory.store, memory.user_id, existing, changes, component_id=memory.component_id
     )
-    memory.memories[:] = await memory.store.get_user_memories(memory.user_id, limit=memory.limit)
+    memory.memories[:] = await memory.store.memories_of(memory.user_id, limit=memory.limit)
     return f"added {len(applied.add)}, updated {len(applied.update)}, deleted {len(applied.delete)}"
 
 

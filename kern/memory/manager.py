@@ -2,7 +2,9 @@
 
 After a run, :class:`MemoryManager` shows the model the user's existing memories (with their ids) and
 what the user said in the run, and asks which memories to add, rewrite or delete: a fact already known
-is updated in place, not stored twice. The changes go to the ``memories`` table under the run's user.
+is updated in place, not stored twice. The changes go to the ``memories`` table under the run's user,
+exactly: a run without a user id reads and writes the anonymous owner's memories (NULL in the store),
+which no user id reaches.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 
 import pydantic
 
+from kern._private.validate import check_instance, check_int, given
 from kern.db.store import SessionStore
+from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
 from kern.models.structured import ask_json
@@ -55,20 +59,27 @@ class MemoryManager:
     limit: int = DEFAULT_MEMORY_LIMIT
     """How many of the user's newest memories the model sees (and a run's system message shows)."""
 
+    def __post_init__(self) -> None:
+        check_instance(self.model, Model, "model", "a Model or None", where="MemoryManager")
+        if not isinstance(self.prompt, str) or not self.prompt.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"MemoryManager: prompt must be a non-empty str, got {given(self.prompt)}")
+        check_int(self.limit, "limit", minimum=1, where="MemoryManager")
+
     async def learn(
         self,
         store: SessionStore,
-        user_id: str,
+        user_id: str | None,
         messages: Sequence[Message],
         *,
         component_id: str | None,
         fallback_model: Model,
     ) -> MemoryChanges:
-        """Update ``user_id``'s memories from what the user said in ``messages``; returns what changed."""
+        """Update ``user_id``'s memories (None: the anonymous owner's) from what the user said in
+        ``messages``; returns what changed."""
         said = "\n".join(f"- {m.content}" for m in messages if m.role == "user" and m.content)
         if not said:
             return MemoryChanges()
-        existing = await store.get_user_memories(user_id, limit=self.limit)
+        existing = await store.memories_of(user_id, limit=self.limit)
         listed = "\n".join(f"- [{m.memory_id}] {m.memory}" for m in existing) or "(none)"
         request = [
             Message(role="system", content=self.prompt),
@@ -82,14 +93,15 @@ class MemoryManager:
 
 async def apply_changes(
     store: SessionStore,
-    user_id: str,
+    user_id: str | None,
     existing: Sequence[UserMemory],
     changes: MemoryChanges,
     *,
     input: str | None = None,
     component_id: str | None = None,
 ) -> MemoryChanges:
-    """Apply ``changes`` to ``user_id``'s memories; returns those applied.
+    """Apply ``changes`` to exactly ``user_id``'s memories (None: the anonymous owner's); returns those
+    applied.
 
     Updates and deletions of ids the user has no memory under are dropped (a model's invented id never
     reaches another user's memory); an addition whose text a memory already has is dropped too.
@@ -118,6 +130,6 @@ async def apply_changes(
             )
             applied.update.append(update)
     for memory_id in changes.delete:
-        if memory_id in by_id and await store.delete_user_memory(memory_id, user_id):
+        if memory_id in by_id and await store.delete_memory_of(memory_id, user_id):
             applied.delete.append(memory_id)
     return applied

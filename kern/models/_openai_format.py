@@ -14,7 +14,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from kern.models.base import ModelDelta, ModelResponse, ToolCallDelta, ToolDefinition, Usage
-from kern.models.message import Message, ToolCall
+from kern.models.message import Message, ToolCall, object_arguments
 
 
 def messages_to_openai(messages: Sequence[Message]) -> list[dict[str, Any]]:
@@ -36,7 +36,11 @@ def message_to_openai(message: Message) -> dict[str, Any]:
 
 
 def _tool_call_to_openai(call: ToolCall) -> dict[str, Any]:
-    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+    """A call of an assistant message. Its arguments are a JSON object already when Kern's loop made the
+    message (kern.models.answer); ``{}`` stands in for anything else (a message built by hand, or
+    stored by an older Kern), which chat-template servers would refuse."""
+    arguments = object_arguments(call.arguments) or "{}"
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
 
 
 def tools_to_openai(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:

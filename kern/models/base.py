@@ -83,15 +83,29 @@ class ModelDelta:
 class Model(ABC):
     """A model provider. Implementations are immutable and safe to share between concurrent runs.
 
-    ``retries`` is how many times the run loop retries a call that failed with a retryable
-    :class:`~kern.exceptions.ModelError` (rate limit, server error, connection failure). Before retry
-    ``n`` (from 0) it waits a random time up to ``retry_delay * 2**n`` (full jitter), or longer when
-    the provider asked for it (``retry_after``).
+    Kern calls a model through :func:`kern.models.call.call_model`, which applies the three settings
+    below the same way to every model. ``retries`` is how many times a call that failed with a
+    retryable :class:`~kern.exceptions.ModelError` (rate limit, server error, connection failure) is
+    tried again; before retry ``n`` (from 0) it waits a random time up to ``retry_delay * 2**n``
+    (full jitter), or longer when the provider asked for it (``retry_after``). ``timeout`` (seconds,
+    None: no limit) bounds the whole call: every attempt, the waits between them, and a streamed
+    answer from its first byte to its last; then it raises
+    :class:`~kern.exceptions.ModelTimeoutError`.
     """
 
     id: str
     retries: int = 2
     retry_delay: float = 0.5
+    timeout: float | None = None
+
+    def describe(self) -> str:
+        """How errors name this model: ``model 'id'`` (a served model adds where it is served)."""
+        return f"model {self.id!r}"
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The output token limit the model was configured with, when it has one (for error messages)."""
+        return None
 
     @abstractmethod
     async def response(
@@ -134,6 +148,11 @@ class ResponseAssembler:
             self._usage = delta.usage
         if delta.finish_reason is not None:
             self._finish_reason = delta.finish_reason
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._text)
 
     def build(self) -> ModelResponse:
         """The complete response, tool calls in the order of their index, then of arrival."""

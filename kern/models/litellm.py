@@ -2,10 +2,15 @@
 
 Three things happen here and nowhere else. litellm is imported lazily, on the first call and in a
 worker thread: the import takes seconds, and unless ``LITELLM_LOCAL_MODEL_COST_MAP`` is set it fetches a
-price list from the network. litellm's and the OpenAI client's own retries are off, because the run
-loop retries (``model.retries`` through :func:`kern.models.retry.with_retries`): a failing call reaches
-the provider exactly once. And provider errors become :class:`~kern.exceptions.ModelError` subclasses
-(:func:`model_error`), the original chained as ``__cause__``.
+price list from the network. litellm's and the OpenAI client's own retries are off, because Kern
+retries (``model.retries`` through :func:`kern.models.call.call_model`): a failing attempt reaches the
+provider exactly once. And provider errors become :class:`~kern.exceptions.ModelError` subclasses
+(:func:`model_error`), the original chained as ``__cause__``: each names the model, the base URL and
+how far the call got (before the response, or after how many streamed deltas), and is classified for
+the retry policy: rate limits, server failures and lost connections are retried; a missing or refused
+key, a request the server refused (a 4xx, or a 5xx whose message says the request is malformed, as
+llama.cpp answers "Failed to parse tool call arguments as JSON") are not, since the same request
+would fail the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any, cast
 import anyio
 from pydantic import BaseModel
 
+from kern._private.log import get_logger
+from kern._private.validate import check_instance, check_int, check_number, check_seconds, given
 from kern.exceptions import (
     ModelAuthenticationError,
     ModelConnectionError,
@@ -49,23 +56,37 @@ _RESERVED = frozenset(
         "timeout", "num_retries", "max_retries",
     }
 )  # fmt: skip
-_SECRET_HINTS = ("key", "token", "secret", "auth", "password", "header")
+# Settings repr hides: a name whose last word is one of these (api_key, aws_session_token,
+# vertex_credentials), or a mapping of headers, whose values are hidden; never max_tokens and the like.
+_SECRET_WORDS = frozenset({"key", "token", "secret", "password", "credentials", "authorization"})
+_HEADER_SETTINGS = frozenset({"headers", "extra_headers"})
+# A 5xx whose message says the request itself cannot be processed: the same request fails again.
+_MALFORMED_HINTS = (
+    "failed to parse", "parse error", "parse_error", "could not parse", "malformed", "invalid json",
+    "not valid json", "context size", "context length", "context window",
+)  # fmt: skip
+# Sampling settings checked at construction, where a value no provider takes is obviously wrong.
+_NUMERIC_SETTINGS = (("temperature", 0.0, math.inf), ("top_p", 0.0, 1.0))
+
+log = get_logger(__name__)
 
 
 class LiteLLM(Model):
     """A model answered through ``litellm.acompletion``; ``id`` is litellm's ``"provider/model"``.
 
     ``api_base`` (alias ``base_url``) and ``api_key`` point it at any OpenAI-compatible server (vLLM,
-    llama.cpp, Ollama); ``timeout`` bounds each call, in seconds; ``settings`` (``temperature``,
-    ``max_tokens``, ...) go to litellm unchanged on every call. Immutable, so one instance can be shared
-    by concurrent runs.
+    llama.cpp, Ollama; a local server takes any key, e.g. ``api_key="dummy"``, but one must be given).
+    ``timeout`` (seconds) bounds one model call as Kern makes it, retries and the whole stream
+    included (:class:`~kern.models.base.Model`); it is also each HTTP request's timeout. ``settings``
+    (``temperature``, ``max_tokens``, ...) go to litellm unchanged on every call; a server may ignore
+    some (llama.cpp ignores ``parallel_tool_calls=False``: Kern runs however many tool calls an answer
+    brings). Immutable, so one instance can be shared by concurrent runs.
     """
 
     _prefix = ""  # what a named face adds in front of the id its caller gave
 
     _api_base: str | None
     _api_key: str | None
-    _timeout: float | None
     _settings: Mapping[str, Any]
 
     def __init__(
@@ -79,13 +100,13 @@ class LiteLLM(Model):
         timeout: float | None = None,
         **settings: Any,
     ) -> None:
-        _check_arguments(id, api_base, base_url, retries, timeout, settings)
+        _check_arguments(type(self).__name__, id, api_base, base_url, retries, timeout, settings)
         values = {
             "id": id,
             "retries": retries,
             "_api_base": api_base or base_url,
             "_api_key": api_key,
-            "_timeout": timeout,
+            "timeout": timeout,
             "_settings": MappingProxyType(dict(settings)),
         }
         for name, value in values.items():
@@ -108,14 +129,22 @@ class LiteLLM(Model):
         return self._api_key
 
     @property
-    def timeout(self) -> float | None:
-        """Seconds one call may take, or None for litellm's default."""
-        return self._timeout
-
-    @property
     def settings(self) -> Mapping[str, Any]:
         """The extra arguments passed to litellm on every call (read-only)."""
         return self._settings
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The ``max_tokens`` (or ``max_completion_tokens``) setting, if given."""
+        for name in ("max_tokens", "max_completion_tokens"):
+            value = self._settings.get(name)
+            if isinstance(value, int):
+                return value
+        return None
+
+    def describe(self) -> str:
+        """``model 'openai/x' at http://host:port/v1`` (or at the provider's default URL)."""
+        return _where(self.id, self._api_base)
 
     def __repr__(self) -> str:
         parts = [repr(self.id.removeprefix(self._prefix))]
@@ -124,8 +153,8 @@ class LiteLLM(Model):
         if self._api_key is not None:
             parts.append("api_key='***'")
         parts.append(f"retries={self.retries!r}")
-        if self._timeout is not None:
-            parts.append(f"timeout={self._timeout!r}")
+        if self.timeout is not None:
+            parts.append(f"timeout={self.timeout!r}")
         parts += [f"{name}={_shown(name, value)!r}" for name, value in self._settings.items()]
         return f"{type(self).__name__}({', '.join(parts)})"
 
@@ -136,7 +165,7 @@ class LiteLLM(Model):
         tools: Sequence[ToolDefinition] = (),
         output_schema: type[BaseModel] | None = None,
     ) -> ModelResponse:
-        """Answer the conversation in one piece."""
+        """Answer the conversation in one piece (one attempt; Kern calls it through call_model)."""
         raw = await self._call(self._request(messages, tools, output_schema, stream=False))
         return parse_response(raw)
 
@@ -149,13 +178,16 @@ class LiteLLM(Model):
     ) -> AsyncIterator[ModelDelta]:
         """Answer as a stream of deltas, tool-call fragments exactly as the provider sent them."""
         chunks = await self._call(self._request(messages, tools, output_schema, stream=True))
+        delivered = 0
         try:
             async for chunk in chunks:
                 delta = parse_chunk(chunk)
                 if delta is not None:
+                    delivered += 1
                     yield delta
         except Exception as exc:
-            error = model_error(exc, self.id)
+            stage = f"the stream broke after {delivered} delta{'' if delivered == 1 else 's'}"
+            error = model_error(exc, self.id, api_base=self._api_base, stage=stage)
             if error is None:
                 raise
             raise error from exc
@@ -165,10 +197,12 @@ class LiteLLM(Model):
     async def _call(self, request: dict[str, Any]) -> Any:
         """``litellm.acompletion(**request)``, its failure raised as a ModelError."""
         litellm = await _litellm()
+        if request.get("tools"):
+            _warn_without_tool_support(litellm, self.id)
         try:
             return await litellm.acompletion(**request)
         except Exception as exc:
-            error = model_error(exc, self.id)
+            error = model_error(exc, self.id, api_base=self._api_base)
             if error is None:
                 raise
             raise error from exc
@@ -188,7 +222,7 @@ class LiteLLM(Model):
             "messages": messages_to_openai(messages),
         }
         request |= {"num_retries": 0, "max_retries": 0}
-        optional = {"api_base": self._api_base, "api_key": self._api_key, "timeout": self._timeout}
+        optional = {"api_base": self._api_base, "api_key": self._api_key, "timeout": self.timeout}
         request |= {name: value for name, value in optional.items() if value is not None}
         if tools:
             request["tools"] = tools_to_openai(tools)
@@ -200,6 +234,7 @@ class LiteLLM(Model):
 
 
 def _check_arguments(
+    where: str,
     id: str,
     api_base: str | None,
     base_url: str | None,
@@ -207,14 +242,19 @@ def _check_arguments(
     timeout: float | None,
     settings: Mapping[str, Any],
 ) -> None:
-    if not id or id.endswith("/"):
-        raise UsageError("a model id is required, e.g. 'openai/gpt-4o-mini'")
+    if not isinstance(id, str) or not id or id.endswith("/"):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise UsageError(f"{where}: a model id is required, e.g. 'openai/gpt-4o-mini', got {given(id)}")
+    check_instance(api_base, str, "api_base", "a URL str or None", where=where)
+    check_instance(base_url, str, "base_url", "a URL str or None", where=where)
     if api_base is not None and base_url is not None and api_base != base_url:
         raise UsageError(f"api_base={api_base!r} and base_url={base_url!r} disagree; pass one of them")
-    if retries < 0:
-        raise UsageError(f"retries must be 0 or more, got {retries}")
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"timeout must be positive seconds, got {timeout}")
+    check_int(retries, "retries", minimum=0, where=where)
+    check_seconds(timeout, "timeout", optional=True, where=where)
+    for name, minimum, maximum in _NUMERIC_SETTINGS:
+        if settings.get(name) is not None:
+            check_number(settings[name], name, minimum=minimum, maximum=maximum, where=where)
+    if settings.get("max_tokens") is not None:
+        check_int(settings["max_tokens"], "max_tokens", minimum=1, where=where)
     reserved = sorted(_RESERVED & settings.keys())
     if reserved:
         raise UsageError(
@@ -224,8 +264,41 @@ def _check_arguments(
 
 
 def _shown(name: str, value: Any) -> Any:
-    """A setting as ``repr`` shows it: hidden when its name suggests a secret."""
-    return "***" if any(hint in name.lower() for hint in _SECRET_HINTS) else value
+    """A setting as ``repr`` shows it: a secret by its name hidden, a mapping of headers with its
+    values hidden (the names show what is sent)."""
+    lowered = name.lower()
+    if lowered in _HEADER_SETTINGS and isinstance(value, Mapping):
+        return dict.fromkeys(cast(Mapping[Any, Any], value), "***")
+    if lowered in _HEADER_SETTINGS or lowered.replace("-", "_").rsplit("_", 1)[-1] in _SECRET_WORDS:
+        return "***"
+    return value
+
+
+_tool_support_checked: set[str] = set()
+_tool_support_lock = threading.Lock()
+
+
+def _warn_without_tool_support(litellm: Any, model: str) -> None:
+    """Log once per model id when litellm's model map says the model cannot take tools.
+
+    Only a model the map knows, and says ``supports_function_calling: false`` of, is warned about; an
+    unknown model (most local ones) is not guessed at. The tools are still sent: the server decides.
+    """
+    with _tool_support_lock:
+        if model in _tool_support_checked:
+            return
+        _tool_support_checked.add(model)
+    try:
+        info: Any = litellm.get_model_info(model)
+    except Exception:  # noqa: BLE001 - an unmapped model: nothing is known, nothing is said
+        return
+    if isinstance(info, Mapping) and cast(Mapping[str, Any], info).get("supports_function_calling") is False:
+        log.warning(
+            "model.tools_unsupported",
+            model=model,
+            detail="litellm's model map says this model does not support tool calls; the tools are sent, "
+            "but the model or its server may ignore them and answer without calling any",
+        )
 
 
 async def _close(chunks: Any) -> None:
@@ -269,44 +342,100 @@ def _import_litellm() -> Any:
 # -- provider errors -----------------------------------------------------------------------------------
 
 
-def model_error(exc: Exception, model: str) -> ModelError | None:
-    """The ModelError for a failed provider call, or None when ``exc`` is not a provider error."""
+def model_error(
+    exc: Exception, model: str, *, api_base: str | None = None, stage: str | None = None
+) -> ModelError | None:
+    """The ModelError for a failed provider call, or None when ``exc`` is not a provider error.
+
+    The message names the model, ``api_base`` (None: the provider's default URL) and ``stage``, how far
+    the call got (None: before the response started).
+    """
     import httpx
     import openai
 
     if not isinstance(exc, (openai.OpenAIError, httpx.HTTPError, ConnectionError, TimeoutError, ImportError)):
         return None
+    where = _where(model, api_base)
+    when = stage or "before the response started"
     status = _status(exc)
+    if _no_key(exc):
+        return ModelAuthenticationError(
+            f"{where}: no API key was given ({exc}); pass api_key= or set the provider's key variable "
+            "(OPENAI_API_KEY for openai/ models). A local server (llama.cpp, vLLM, Ollama) accepts any "
+            "key: api_key='dummy'",
+            model=model,
+        )
     if status == 408 or _network_failure(exc):
-        return ModelConnectionError(f"model {model!r}: no answer from the provider: {exc}", model=model)
+        what = "timed out" if _timed_out(exc) else "no answer" if stage is None else "connection lost"
+        return ModelConnectionError(f"{where}: {what} ({when}): {exc}", model=model)
     if status is not None and 400 <= status < 500:
-        return _client_error(exc, model, status)
+        return _client_error(exc, where, model, status)
     missing = next((link for link in _chain(exc) if isinstance(link, ImportError)), None)
     if missing is not None:
         return ModelRequestError(
-            f"model {model!r}: litellm could not import a module it needs ({missing}); "
+            f"{where}: litellm could not import a module it needs ({missing}); "
             "install Kern with the litellm extra: pip install 'kern[litellm]'",
             model=model,
         )
+    if status is not None and status >= 500 and _malformed(exc):
+        return ModelRequestError(
+            f"{where}: the server refused the request as one it cannot process (HTTP {status}, {when}; "
+            f"not retried, the same request would fail again): {exc}",
+            model=model,
+            status_code=status,
+        )
     if (status is not None and status >= 500) or _overloaded(exc):
         return ModelServerError(
-            f"model {model!r}: provider failed (HTTP {status}): {exc}", model=model, status_code=status
+            f"{where}: provider failed (HTTP {status}, {when}): {exc}", model=model, status_code=status
         )
     return ModelError(
-        f"model {model!r}: provider call failed (HTTP {status}): {exc}", model=model, status_code=status
+        f"{where}: provider call failed (HTTP {status}, {when}): {exc}", model=model, status_code=status
     )
 
 
-def _client_error(exc: Exception, model: str, status: int) -> ModelError:
+def _where(model: str, api_base: str | None) -> str:
+    return f"model {model!r} at " + (api_base if api_base is not None else "the provider's default URL")
+
+
+def _client_error(exc: Exception, where: str, model: str, status: int) -> ModelError:
     """The ModelError for a 4xx answer."""
     if status == 429:
-        message = f"model {model!r}: rate limited (HTTP 429): {exc}"
+        message = f"{where}: rate limited (HTTP 429): {exc}"
         return ModelRateLimitError(message, model=model, retry_after=_retry_after(exc))
     if status in (401, 403):
-        message = f"model {model!r}: credentials refused (HTTP {status}): {exc}"
+        message = f"{where}: credentials refused (HTTP {status}; check api_key): {exc}"
         return ModelAuthenticationError(message, model=model, status_code=status)
-    return ModelRequestError(
-        f"model {model!r}: request refused (HTTP {status}): {exc}", model=model, status_code=status
+    message = f"{where}: request refused (HTTP {status}): {exc}"
+    return ModelRequestError(message, model=model, status_code=status)
+
+
+def _no_key(exc: Exception) -> bool:
+    """Whether the OpenAI client refused to send the request for want of a key.
+
+    That refusal is an ``openai.OpenAIError`` that is no ``APIError`` (no request was made), which
+    litellm wraps into an HTTP 500 error.
+    """
+    import openai
+
+    return any(
+        isinstance(link, openai.OpenAIError)
+        and not isinstance(link, openai.APIError)
+        and type(link).__module__.startswith("openai")
+        and "api_key" in str(link)
+        for link in _chain(exc)
+    )
+
+
+def _malformed(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(hint in text for hint in _MALFORMED_HINTS)
+
+
+def _timed_out(exc: Exception) -> bool:
+    import httpx
+
+    return any(isinstance(link, (httpx.TimeoutException, TimeoutError)) for link in _chain(exc)) or (
+        "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kern._private.validate import given
+from kern.exceptions import UsageError
 from kern.models.litellm import LiteLLM
 
 
@@ -32,6 +34,10 @@ class OpenAIChat(LiteLLM):
         timeout: float | None = None,
         **settings: Any,
     ) -> None:
+        if not isinstance(id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(
+                f"{type(self).__name__}: id must be a model name str, e.g. 'gpt-4o-mini', got {given(id)}"
+            )
         super().__init__(
             self._prefix + id,
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,

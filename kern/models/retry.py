@@ -1,8 +1,11 @@
 """Retrying model calls that failed for a reason that may pass: rate limits, server errors, no answer.
 
-The delay doubles from ``base_delay`` with full jitter, capped at ``max_delay``; a provider's
-``retry_after`` hint is honoured when it is longer. Errors that retrying cannot fix (bad request, bad
-key) are raised at once.
+The one retry policy, applied by :func:`kern.models.call.call_model` to every model call Kern makes.
+Whether an error is retried is its class's ``retryable`` (kern.exceptions; the provider boundary,
+kern.models.litellm, picks the class). The delay doubles from ``base_delay`` with full jitter, capped at
+``max_delay``; a provider's ``retry_after`` hint is honoured when it is longer. Errors that retrying
+cannot fix (a request the server refused, a missing or refused key, an answer cut off, the call's
+timeout spent) are raised at once.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
@@ -22,8 +23,16 @@ import anyio
 from kern._private.log import get_logger
 from kern.db.records import Claim, OnBusy, Replay, RunWrite
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
-from kern.exceptions import ClaimLostError, KernError, StateSerializationError, StorageError, UsageError
+from kern.exceptions import (
+    ClaimLostError,
+    KernError,
+    RunTimeoutError,
+    StateSerializationError,
+    StorageError,
+    UsageError,
+)
 from kern.models.message import Message
+from kern.run.output import RunMetrics
 from kern.session.codec import JsonValue, decode, encode_state
 from kern.session.context import RunContext, RunMemory
 from kern.session.patch import PatchOp, apply_patch, diff
@@ -66,6 +75,9 @@ class RunSpec:
     """The run shows the session's summary (and the history after it)."""
     memory_limit: int | None = None
     """The run uses the user's memories, this many of the newest (None: no memories)."""
+    timeout: float | None = None
+    """Seconds the run may take, waiting for its session included; then it is stopped and recorded
+    ``cancelled`` (RunTimeoutError). None: no limit."""
 
     def record(
         self,
@@ -117,6 +129,13 @@ class ActiveRun:
         self._good: dict[str, JsonValue] = encode_state(state)
         self._flushed = len(spec.messages)
         self._commit_lock = anyio.Lock()
+        self.metrics = RunMetrics()
+        """What the run's model and tool calls consumed so far (the model loop keeps it up to date);
+        a failed run's row stores it."""
+
+    def metrics_so_far(self) -> dict[str, Any]:
+        """The stored form of :attr:`metrics`, with the time the run has taken until now."""
+        return replace(self.metrics, duration=time.time() - self.started_at).to_json()
 
     def add_message(self, message: Message) -> None:
         """Add a message to the run; the next checkpoint stores it."""
@@ -247,8 +266,9 @@ class ActiveRun:
             memory_limit=memory_limit,
         )
 
-    async def record_failure(self, status: RunStatus, error: BaseException) -> None:
-        """Commit how the run ended badly, with the last good state; never interrupted by cancellation.
+    async def record_failure(self, error: BaseException) -> None:
+        """Commit how ``error`` ended the run (:func:`ending`), with the last good state; never
+        interrupted by cancellation.
 
         A workflow run (``state_at_checkpoints`` off) keeps the state its completed steps committed: the
         step that failed runs again on resume, so what it changed is not kept. If that commit fails
@@ -257,12 +277,17 @@ class ActiveRun:
         """
         if self.released:
             return  # the run's final commit went through: nothing is left to record
-        text = "cancelled" if status is RunStatus.cancelled else f"{type(error).__name__}: {error}"
+        status, text = ending(error)
         with anyio.CancelScope(shield=True):
             with contextlib.suppress(StateSerializationError):
                 self.capture_state()  # on failure the state is put back to the last good one, committed here
             try:
-                await self.checkpoint(status, error=text, with_state=self.spec.state_at_checkpoints)
+                await self.checkpoint(
+                    status,
+                    error=text,
+                    metrics=self.metrics_so_far(),
+                    with_state=self.spec.state_at_checkpoints,
+                )
             except KernError as commit_error:
                 log.error("run.record_failed", status=status.value, error=str(commit_error))
                 error.add_note(f"Kern could not record the run as {status.value}: {commit_error}")
@@ -310,6 +335,12 @@ class ChildRun:
         self.started_at = time.time()
         self._flushed = 0
         self._written = False
+        self.metrics = RunMetrics()
+        """What the member run's model and tool calls consumed so far (see ActiveRun.metrics)."""
+
+    def metrics_so_far(self) -> dict[str, Any]:
+        """The stored form of :attr:`metrics`, with the time the member run has taken until now."""
+        return replace(self.metrics, duration=time.time() - self.started_at).to_json()
 
     def add_message(self, message: Message) -> None:
         """Add a message to the member run; the next checkpoint stores it."""
@@ -318,6 +349,10 @@ class ChildRun:
     def capture_state(self) -> None:
         """The shared state's check (see ActiveRun.capture_state)."""
         self.root.capture_state()
+
+    def restore_state(self) -> None:
+        """Put the shared state back, in place, as it was at the last capture."""
+        self.root.restore_state()
 
     def state_snapshot(self) -> dict[str, Any]:
         """A fresh copy of the shared state's last good version."""
@@ -356,13 +391,14 @@ class ChildRun:
         self._written, self._flushed = True, flushed
 
 
-DEFAULT_MEMORY_USER = "default"
-"""Whose memories a run without a user id uses: one anonymous user, never every user's."""
+def memory_user(user_id: str | None) -> str | None:
+    """Whose memories a run of ``user_id`` uses: exactly that user's.
 
-
-def memory_user(user_id: str | None) -> str:
-    """Whose memories a run of ``user_id`` uses (:data:`DEFAULT_MEMORY_USER` for a run without one)."""
-    return user_id if user_id is not None else DEFAULT_MEMORY_USER
+    A run without a user id uses the anonymous owner's memories (NULL in the store, matched with
+    ``IS NULL``), which no user id reaches: not a user who happens to be called ``"default"``, and
+    never every user's.
+    """
+    return user_id
 
 
 def _memory(spec: RunSpec) -> RunMemory | None:
@@ -374,6 +410,35 @@ def _memory(spec: RunSpec) -> RunMemory | None:
         component_id=spec.component_id,
         limit=spec.memory_limit,
     )
+
+
+async def _release(run: ActiveRun, failure: BaseException | None) -> None:
+    """Give up the claim of a run whose final commit did not go through (it failed, and so did the
+    commit recording the failure; or the body ended without one).
+
+    The release marks the run's rows still ``running`` as ``failure`` ended them, in the releasing
+    transaction. When the release fails too, ``failure`` stays the error the caller sees: the
+    release's error is logged and noted on it (the lease then expires, and the next claim of the
+    session marks the run abandoned). Without a failure, the release's own error propagates.
+    """
+    status, text = ending(failure) if failure is not None else (RunStatus.error, None)
+    with anyio.CancelScope(shield=True):
+        try:
+            await run.spec.store.release(run.claim, status=status, error=text)
+        except KernError as release_error:
+            if failure is None:
+                raise
+            log.error("run.release_failed", run_id=run.claim.run_id, error=str(release_error))
+            failure.add_note(f"Kern could not release the session either: {release_error}")
+
+
+def ending(error: BaseException) -> tuple[RunStatus, str]:
+    """How a run that ``error`` ended is recorded: cancelled (a cancellation, a run timeout) or error."""
+    if isinstance(error, RunTimeoutError):
+        return RunStatus.cancelled, f"cancelled: {error}"
+    if isinstance(error, anyio.get_cancelled_exc_class()):
+        return RunStatus.cancelled, "cancelled"
+    return RunStatus.error, f"{type(error).__name__}: {error}"
 
 
 RunHandle = ActiveRun | ChildRun
@@ -396,17 +461,22 @@ async def execute(
     encode_state(spec.passed_state or {})  # refuse unstorable passed state before anything is written
     refuse_reentry(spec.session_id)
     started_at = time.time()
-    claim = await spec.store.claim_or_replay(
-        spec.session_id,
-        spec.session_type,
-        run_id=spec.run_id,
-        user_id=spec.user_id,
-        component_id=spec.component_id,
-        initial_state=spec.default_state,
-        on_busy=spec.on_busy,
-        busy_timeout=spec.busy_timeout,
-        lease_seconds=spec.lease_seconds,
-        start=_start(spec, started_at),
+    deadline = math.inf if spec.timeout is None else anyio.current_time() + spec.timeout
+    claim = await _bounded(
+        deadline,
+        lambda: spec.store.claim_or_replay(
+            spec.session_id,
+            spec.session_type,
+            run_id=spec.run_id,
+            user_id=spec.user_id,
+            component_id=spec.component_id,
+            initial_state=spec.default_state,
+            on_busy=spec.on_busy,
+            busy_timeout=spec.busy_timeout,
+            lease_seconds=spec.lease_seconds,
+            start=_start(spec, started_at),
+        ),
+        f"the run timed out after {spec.timeout}s waiting for its session",
     )
     if isinstance(claim, Replay):
         if replayed is None:
@@ -414,18 +484,29 @@ async def execute(
         return replayed(claim)
     run = ActiveRun(spec, claim, started_at)
     token = _held.set(_held.get() | {spec.session_id})
+    failure: BaseException | None = None
     try:
-        outcome = await _run_with_lease(run, body)
+        outcome = await _bounded(
+            deadline,
+            lambda: _run_with_lease(run, body),
+            f"the run did not finish within its timeout of {spec.timeout}s",
+        )
     except BaseException as error:  # recorded on the run, then re-raised unchanged
-        cancelled = isinstance(error, anyio.get_cancelled_exc_class())
-        await run.record_failure(RunStatus.cancelled if cancelled else RunStatus.error, error)
+        failure = error
+        await run.record_failure(error)
         raise
     finally:
         _held.reset(token)
-        if not run.released:
-            with anyio.CancelScope(shield=True):
-                await spec.store.release(claim)
+        if not run.released:  # neither the final commit nor the one recording the failure went through
+            await _release(run, failure)
     return outcome
+
+
+async def _bounded(deadline: float, work: Callable[[], Awaitable[T]], timed_out: str) -> T:
+    """``await work()``, stopped at ``deadline`` (RunTimeoutError saying ``timed_out``)."""
+    with anyio.CancelScope(deadline=deadline):
+        return await work()
+    raise RunTimeoutError(timed_out)
 
 
 def _start(spec: RunSpec, started_at: float) -> RunWrite:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import BaseModel
 
+from kern._private.validate import check_instance, check_int, check_seconds, given
 from kern.db.base import BaseDb
 from kern.db.records import OnBusy
 from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionStore
@@ -26,7 +27,7 @@ from kern.models.base import Model
 from kern.run.agentic_state import agentic_state_tool
 from kern.run.post_run import PostRunPlan
 from kern.run.prompt import PromptParts
-from kern.run.runnable import Runnable, process_store, resolve_model, slug
+from kern.run.runnable import Runnable, check_definition, process_store, resolve_model, slug
 from kern.run.tool_calls import Confirm, ToolBox
 from kern.session.summary import SessionSummaryManager
 from kern.tools import Function, Toolkit, resolve_tools
@@ -37,7 +38,15 @@ ToolLike = Callable[..., Any] | Function | Toolkit
 
 @dataclass(frozen=True, kw_only=True, eq=False, slots=True)
 class Definition(Runnable):
-    """The shared parameters of Agent and Team; see their docstrings for what each does."""
+    """The shared parameters of Agent and Team; see their docstrings for what each does.
+
+    Every parameter is checked when the definition is built (UsageError naming it): ids are non-empty
+    strs of at most 255 characters without NUL or lone surrogates; ``num_history_runs``, ``retries``
+    and ``tool_call_limit`` ints (not bools) of 0 or more; ``busy_timeout`` seconds of 0 or more
+    (``math.inf``: wait as long as it takes); ``lease_seconds`` and ``tool_timeout`` finite seconds
+    above 0. ``tool_timeout``: a tool call that takes longer becomes an error result the model sees
+    (None: no limit).
+    """
 
     model: Model | str | None = None
     id: str | None = None
@@ -70,16 +79,16 @@ class Definition(Runnable):
     on_busy: OnBusy = "wait"
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    tool_timeout: float | None = None
+    """Seconds a tool call may take; one that takes longer becomes an error result the model sees."""
     _derived: _Derived = field(init=False, repr=False)
 
     default_id: ClassVar[str] = "definition"
     """The id when neither ``id`` nor ``name`` gives one."""
 
     def __post_init__(self) -> None:
-        if self.num_history_runs < 0:
-            raise UsageError(f"num_history_runs cannot be negative, got {self.num_history_runs}")
-        if self.tool_call_limit is not None and self.tool_call_limit < 0:
-            raise UsageError(f"tool_call_limit cannot be negative, got {self.tool_call_limit}")
+        check_definition(self, id=self.id, name=self.name, session_id=self.session_id)
+        _check_parameters(self)
         derived = _Derived(self)
         object.__setattr__(self, "_derived", derived)
         object.__setattr__(self, "id", derived.component_id)
@@ -143,6 +152,33 @@ class Definition(Runnable):
         return self._derived.memory_limit
 
 
+def _check_parameters(definition: Definition) -> None:
+    """UsageError naming the parameter, for the ones Agent and Team share beyond every runnable's."""
+    where = type(definition).__name__
+    check_int(definition.num_history_runs, "num_history_runs", minimum=0, where=where)
+    check_int(definition.retries, "retries", minimum=0, optional=True, where=where)
+    check_int(definition.tool_call_limit, "tool_call_limit", minimum=0, optional=True, where=where)
+    check_seconds(definition.tool_timeout, "tool_timeout", optional=True, where=where)
+    tools = cast(object, definition.tools)
+    if isinstance(tools, str | bytes) or not isinstance(tools, Sequence):
+        raise UsageError(
+            f"{where}: tools must be a list of functions, Functions or Toolkits, got {given(tools)}"
+        )
+    schema = cast(object, definition.output_schema)
+    if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise UsageError(
+            f"{where}: output_schema must be a pydantic model class, got {given(cast(object, schema))}"
+        )
+    check_instance(definition.memory_manager, MemoryManager, "memory_manager", "a MemoryManager", where=where)
+    check_instance(
+        definition.session_summary_manager,
+        SessionSummaryManager,
+        "session_summary_manager",
+        "a SessionSummaryManager",
+        where=where,
+    )
+
+
 class _Derived:
     """What a definition derives from its parameters once."""
 
@@ -155,7 +191,10 @@ class _Derived:
             agentic.append(agentic_memory_tool())
         functions = resolve_tools([*definition.tools, *agentic, *definition.extra_functions()])
         self.toolbox = ToolBox(
-            functions={f.name: f for f in functions}, source=self.component_id, confirm=definition.confirm()
+            functions={f.name: f for f in functions},
+            source=self.component_id,
+            confirm=definition.confirm(),
+            timeout=definition.tool_timeout,
         )
         instructions = definition.instructions
         toolkits = [t.instructions for t in definition.tools if isinstance(t, Toolkit) and t.instructions]

@@ -11,10 +11,11 @@ import anyio
 import pydantic
 
 from kern.exceptions import ModelOutputError
+from kern.models.answer import truncation_note
 from kern.models.structured import strip_fence
 from kern.run.active import RunHandle
 from kern.run.model_loop import LoopResult, LoopSettings
-from kern.run.output import RunMetrics, RunOutput
+from kern.run.output import RunOutput
 from kern.session.schema import StepRecord
 from kern.session.status import RunStatus
 
@@ -38,14 +39,7 @@ def loop_output(
         content=_content(settings, result),
         messages=tuple(run.messages),
         tools=tuple(result.tools),
-        metrics=RunMetrics(
-            input_tokens=result.usage.input_tokens,
-            output_tokens=result.usage.output_tokens,
-            model_calls=result.model_calls,
-            tool_calls=len(result.tools),
-            duration=time.time() - run.started_at,
-            time_to_first_token=result.time_to_first_token,
-        ),
+        metrics=result.metrics(duration=time.time() - run.started_at),
         session_state=run.state_snapshot(),
         parent_run_id=run.spec.parent_run_id,
         member_responses=member_responses,
@@ -73,7 +67,9 @@ def _content(settings: LoopSettings, result: LoopResult) -> Any:
     try:
         return schema.model_validate_json(strip_fence(result.content))
     except pydantic.ValidationError as error:
-        model = settings.model.id
+        model = settings.model
+        note = truncation_note(result.finish_reasons[-1] if result.finish_reasons else None)
         raise ModelOutputError(
-            f"the answer of model {model!r} does not match {schema.__name__}: {error}", model=model
+            f"the answer of {model.describe()} does not match {schema.__name__}{note}: {error}",
+            model=model.id,
         ) from error

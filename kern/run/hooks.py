@@ -1,64 +1,40 @@
 """Pre- and post-hooks: user functions called around a run, given what they ask for by name.
 
-A hook declares the values it wants as parameters: ``run_input``, ``run_output`` (post-hooks),
-``run_context``, ``session_state``, ``dependencies``, ``metadata``, ``user_id``, ``session_id``, and the
-runnable itself (``agent`` or ``team``). Sync hooks run in a worker thread. A hook that takes the state
-runs under the state lock, and what it puts there must be storable. A hook that raises fails the run.
+A hook declares the values it wants as parameters (the rule of kern.tools.injection): ``run_input``,
+``run_output`` (post-hooks), ``run_context``, ``session_state``, ``dependencies``, ``metadata``,
+``user_id``, ``session_id``, and the runnable itself (``agent`` or ``team``). Sync hooks run in a
+worker thread. A hook that takes the state runs as a state call (kern.run.state_call): under the state
+lock, and all or nothing. A hook that raises fails the run.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from kern._private.calls import call_user
+from kern._private.calls import call_user, is_async_callable
 from kern.exceptions import UsageError
 from kern.run.active import RunHandle
+from kern.run.state_call import state_call
+from kern.tools.injection import HOOK_KINDS, Injected, missing_arguments, plan_of, takes_state
 
 Hook = Callable[..., Any]
 
-_STATEFUL = frozenset({"session_state", "run_context"})
 
-
-async def run_hooks(hooks: tuple[Hook, ...], run: RunHandle, values: Mapping[str, object]) -> None:
-    """Call each hook in order with the parameters it names, taken from ``values`` and the run."""
-    context = run.context
-    available: dict[str, object] = {
-        "run_context": context,
-        "session_state": context.session_state,
-        "dependencies": context.dependencies,
-        "metadata": context.metadata,
-        "user_id": context.user_id,
-        "session_id": context.session_id,
-        **values,
-    }
+async def run_hooks(hooks: tuple[Hook, ...], run: RunHandle, injected: Injected) -> None:
+    """Call each hook in order with the parameters it names, taken from ``injected``."""
     for hook in hooks:
-        arguments = _arguments(hook, available)
-        if _STATEFUL.isdisjoint(arguments):
-            await call_user(hook, **arguments)
-            continue
-        async with context.state_lock:
-            try:
-                await call_user(hook, **arguments)
-            finally:
-                run.capture_state()
-
-
-def _arguments(hook: Hook, available: Mapping[str, object]) -> dict[str, object]:
-    arguments: dict[str, object] = {}
-    for name, parameter in inspect.signature(hook).parameters.items():
-        if name in available:
-            arguments[name] = available[name]
-        elif parameter.default is inspect.Parameter.empty and parameter.kind not in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-        ):
-            names = ", ".join(sorted(available))
+        plan = plan_of(hook, HOOK_KINDS)
+        if missing := missing_arguments(hook, plan):
+            names = ", ".join(sorted(HOOK_KINDS))
             raise UsageError(
-                f"hook {_name(hook)} asks for {name!r}, which hooks cannot get; they can get: {names}"
+                f"hook {_name(hook)} asks for {missing[0]!r}, which hooks cannot get; they can get: {names}"
             )
-    return arguments
+        if not takes_state(plan):
+            await call_user(hook, **injected.kwargs(plan))
+            continue
+        async with state_call(run, in_thread=not is_async_callable(hook)) as context:
+            await call_user(hook, **injected.with_context(context).kwargs(plan))
 
 
 def _name(hook: Hook) -> str:

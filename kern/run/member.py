@@ -12,10 +12,9 @@ from typing import Protocol
 
 import anyio
 
-from kern.run.active import RunHandle
+from kern.run.active import RunHandle, ending
 from kern.run.events import Emit, MemberRunCompleted, MemberRunStarted
 from kern.run.output import RunOutput
-from kern.session.status import RunStatus
 
 
 class Member(Protocol):
@@ -53,7 +52,7 @@ async def run_member(
         memory_limit=member.memory_limit,
     )
     if (memory := child.context.memory) is not None:
-        memory.memories[:] = await memory.store.get_user_memories(memory.user_id, limit=memory.limit)
+        memory.memories[:] = await memory.store.memories_of(memory.user_id, limit=memory.limit)
     await child.checkpoint()
     context = parent.context
     await emit(
@@ -69,12 +68,9 @@ async def run_member(
     try:
         output = await member.arun_member(child, emit, task=task, stream=stream, team=team)
     except BaseException as error:  # recorded on the member's run, then re-raised unchanged
-        cancelled = isinstance(error, anyio.get_cancelled_exc_class())
-        status = RunStatus.cancelled if cancelled else RunStatus.error
+        status, text = ending(error)
         with anyio.CancelScope(shield=True):
-            await child.checkpoint(
-                status, error="cancelled" if cancelled else f"{type(error).__name__}: {error}"
-            )
+            await child.checkpoint(status, error=text, metrics=child.metrics_so_far())
         raise
     await emit(
         MemberRunCompleted(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
@@ -29,7 +29,13 @@ class ToolExecution:
 
 @dataclass(frozen=True, slots=True)
 class RunMetrics:
-    """Tokens and time a run consumed. Durations are in seconds."""
+    """Tokens and time a run consumed. Durations are in seconds.
+
+    A failed run's row stores them too: the model calls that answered before the failure, their
+    tokens and the tool calls made. ``finish_reasons`` says why each model call's answer ended, in
+    order: ``"stop"``, ``"tool_calls"``, ``"length"`` (cut off by the output token limit,
+    ``max_tokens``), ... (None where the provider did not say).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -37,6 +43,7 @@ class RunMetrics:
     tool_calls: int = 0
     duration: float = 0.0
     time_to_first_token: float | None = None
+    finish_reasons: tuple[str | None, ...] = ()
 
     @property
     def total_tokens(self) -> int:
@@ -53,6 +60,7 @@ class RunMetrics:
             tool_calls=int(data.get("tool_calls", 0)),
             duration=float(data.get("duration", 0.0)),
             time_to_first_token=data.get("time_to_first_token"),
+            finish_reasons=tuple(_reasons(data.get("finish_reasons"))),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -65,7 +73,13 @@ class RunMetrics:
             "tool_calls": self.tool_calls,
             "duration": round(self.duration, 6),
             "time_to_first_token": self.time_to_first_token,
+            "finish_reasons": list(self.finish_reasons),
         }
+
+
+def _reasons(stored: Any) -> list[str | None]:
+    items: list[Any] = list(cast(list[Any], stored)) if isinstance(stored, list) else []
+    return [item if isinstance(item, str) else None for item in items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +109,14 @@ class RunOutput:
     step_outputs: dict[str, Any] = field(default_factory=dict[str, Any])
     post_run: PostRun | None = None
     """The summary/memory work after the run (when the definition does any): ``await post_run.wait()``."""
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the model's last answer ended: ``"stop"``, or ``"length"`` when the output token limit
+        (``max_tokens``) cut it off (the run completed with the text it had), ... (None: no model
+        call, or the provider did not say). Every call's is in ``metrics.finish_reasons``."""
+        reasons = self.metrics.finish_reasons
+        return reasons[-1] if reasons else None
 
     def get_content_as_string(self) -> str:
         """The content as text: structured output as JSON, nothing as ''."""

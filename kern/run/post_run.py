@@ -53,9 +53,12 @@ async def after_run(
     output: RunOutput,
     post: PostRun,
     *,
-    memory_user: str,
+    memory_user: str | None,
 ) -> None:
-    """Update the summary and the memories after ``output``'s run; failures go to ``post.errors``."""
+    """Update the summary and the memories after ``output``'s run; failures go to ``post.errors``.
+
+    ``memory_user`` is the exact owner of the memories to learn (None: the anonymous owner's).
+    """
     try:
         if plan.summaries is not None:
             await _guarded(post, "session summary", _summarize(plan, plan.summaries, store, output, post))
@@ -70,9 +73,8 @@ async def after_run(
 async def _summarize(
     plan: PostRunPlan, manager: SessionSummaryManager, store: SessionStore, output: RunOutput, post: PostRun
 ) -> None:
-    previous = await store.get_session_summary(output.session_id, output.user_id)
+    previous, messages, last_run_at = await store.summary_input(output.session_id, output.user_id)
     covered = previous.last_run_at if previous is not None else None
-    messages, last_run_at = await store.summary_input(output.session_id, output.user_id, covered)
     if not messages:
         return  # another update covered this run already
     summary = await manager.summarize(previous, messages, last_run_at=last_run_at, fallback_model=plan.model)
@@ -88,7 +90,7 @@ async def _learn(
     store: SessionStore,
     output: RunOutput,
     post: PostRun,
-    user: str,
+    user: str | None,
 ) -> None:
     post.memory_changes = await manager.learn(
         store, user, output.messages, component_id=output.source, fallback_model=plan.model

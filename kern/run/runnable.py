@@ -16,12 +16,21 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypedDict, Unpack, overload
+from typing import Any, ClassVar, Literal, NoReturn, TypedDict, Unpack, overload
 
 import anyio
 from anyio.abc import TaskGroup
 
 from kern._private.sync import iterate_sync, run_sync
+from kern._private.validate import (
+    ID_LIMIT,
+    check_id,
+    check_mapping,
+    check_optional_id,
+    check_seconds,
+    given,
+    unstorable_char,
+)
 from kern.db.records import OnBusy
 from kern.db.store import SessionStore
 from kern.exceptions import UsageError
@@ -40,7 +49,10 @@ from kern.session.state import apply_updates
 
 @dataclass(frozen=True, slots=True)
 class RunCall:
-    """What one call of ``arun``/``run`` asked for, before the session is claimed."""
+    """What one call of ``arun``/``run`` asked for, before the session is claimed (already checked).
+
+    ``timeout``: seconds after which the run is cancelled and recorded ``cancelled`` (None: no limit).
+    """
 
     input: str
     session_id: str
@@ -51,10 +63,12 @@ class RunCall:
     stream: bool
     idempotency_key: str | None = None
     background: TaskGroup | None = None
+    timeout: float | None = None
 
 
 class RunOptions(TypedDict, total=False):
-    """The per-run options of ``arun``/``run``/``print_response`` (all optional)."""
+    """The per-run options of ``arun``/``run``/``print_response`` (all optional; any other raises
+    TypeError, as a function's unexpected keyword argument does)."""
 
     session_id: str | None
     user_id: str | None
@@ -63,6 +77,10 @@ class RunOptions(TypedDict, total=False):
     metadata: Mapping[str, Any] | None
     idempotency_key: str | None
     background: TaskGroup | None
+    timeout: float | None
+
+
+_OPTIONS = RunOptions.__optional_keys__ | RunOptions.__required_keys__
 
 
 class Runnable(ABC):
@@ -123,10 +141,16 @@ class Runnable(ABC):
         run of the session returns that run's output instead of running again (a retried webhook); a
         stream of such a call yields just its RunCompleted. With ``background`` (an anyio task group),
         the session summary and memory updates that follow a run run in that task group and ``arun``
-        returns first (``await output.post_run.wait()``). Leave a stream early with ``aclose()``; a
+        returns first (``await output.post_run.wait()``). With ``timeout`` (seconds), the run is
+        cancelled and recorded cancelled after that long. Leave a stream early with ``aclose()``; a
         stream simply dropped cancels its run when it is collected.
+
+        Every option is checked before anything is claimed or written: ids (``session_id``,
+        ``user_id``, ``idempotency_key``) must be non-empty strs of at most 255 characters without NUL
+        or lone surrogates, ``session_state``/``dependencies``/``metadata`` Mappings, the input a str or
+        a Message; a bad one raises UsageError naming it, an unknown option TypeError.
         """
-        call = self._call(input, stream, options)
+        call = self._call(input, stream, options, "arun")
         if stream:
             return event_stream(lambda emit: self._execute(call, emit))
         return self._execute(call, discard)
@@ -145,8 +169,8 @@ class Runnable(ABC):
         self, input: str | Message, *, stream: bool = False, **options: Unpack[RunOptions]
     ) -> RunOutput | Iterator[RunEvent]:
         """The sync face of :meth:`arun`; works inside a running event loop too."""
-        _no_background(options)
-        call = self._call(input, stream, options)
+        call = self._call(input, stream, options, "run")
+        _no_background(call)
         if stream:
             return iterate_sync(lambda: event_stream(lambda emit: self._execute(call, emit)))
         return run_sync(lambda: self._execute(call, discard))
@@ -161,13 +185,8 @@ class Runnable(ABC):
         **options: Unpack[RunOptions],
     ) -> RunOutput | None:
         """Run once and print the exchange with rich (live, as it streams, with ``stream=True``)."""
-        call = self._call(input, stream, options)
-        return await print_events(
-            event_stream(lambda emit: self._execute(call, emit)),
-            input=call.input,
-            markdown=self.markdown if markdown is None else markdown,
-            show_tool_calls=show_tool_calls,
-        )
+        call = self._call(input, stream, options, "aprint_response")
+        return await self._print(call, markdown=markdown, show_tool_calls=show_tool_calls)
 
     def print_response(
         self,
@@ -179,20 +198,25 @@ class Runnable(ABC):
         **options: Unpack[RunOptions],
     ) -> RunOutput | None:
         """The sync face of :meth:`aprint_response`."""
-        _no_background(options)
-        return run_sync(
-            lambda: self.aprint_response(
-                input, stream=stream, markdown=markdown, show_tool_calls=show_tool_calls, **options
-            )
+        call = self._call(input, stream, options, "print_response")
+        _no_background(call)
+        return run_sync(lambda: self._print(call, markdown=markdown, show_tool_calls=show_tool_calls))
+
+    async def _print(
+        self, call: RunCall, *, markdown: bool | None, show_tool_calls: bool
+    ) -> RunOutput | None:
+        return await print_events(
+            event_stream(lambda emit: self._execute(call, emit)),
+            input=call.input,
+            markdown=self.markdown if markdown is None else markdown,
+            show_tool_calls=show_tool_calls,
         )
 
     # --- the session ------------------------------------------------------------------------------------
 
     async def aget_session(self, session_id: str | None = None, user_id: str | None = None) -> Session | None:
         """The stored session (default: this Agent's), with its messages and runs; None if there is none."""
-        return await self.store.get_session(
-            session_id or self.default_session_id, self.session_type, self._user(user_id)
-        )
+        return await self.store.get_session(self._session(session_id), self.session_type, self._user(user_id))
 
     def get_session(self, session_id: str | None = None, user_id: str | None = None) -> Session | None:
         """The sync face of :meth:`aget_session`."""
@@ -202,7 +226,7 @@ class Runnable(ABC):
         self, session_id: str | None = None, user_id: str | None = None
     ) -> dict[str, Any]:
         """The stored state of a session (default: this Agent's); ``{}`` if the session does not exist yet."""
-        sid = session_id or self.default_session_id
+        sid = self._session(session_id)
         session = await self.store.get_session(sid, self.session_type, self._user(user_id))
         return session.session_state if session is not None else {}
 
@@ -218,14 +242,19 @@ class Runnable(ABC):
         Dicts merge, other values replace, None deletes. It takes its turn on the session like a run
         does, so it never races one; a session that does not exist yet is created with the default state.
         """
+        if not isinstance(updates, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(
+                f"update_session_state takes a dict (any Mapping) of updates, got {given(updates)}"
+            )
         store = self.store
-        sid = session_id or self.default_session_id
+        sid = self._session(session_id)
+        user = self._user(user_id)
         refuse_reentry(sid)
         claim = await store.claim(
             sid,
             self.session_type,
             run_id=f"update-{uuid.uuid4()}",
-            user_id=self._user(user_id),
+            user_id=user,
             component_id=self.component_id,
             initial_state=self.session_state or {},
             on_busy=self.on_busy,
@@ -254,7 +283,7 @@ class Runnable(ABC):
         self, session_id: str | None = None, user_id: str | None = None
     ) -> list[Message]:
         """The user/assistant/tool messages of a session's completed runs, oldest first."""
-        return await self.store.history(session_id or self.default_session_id, self._user(user_id))
+        return await self.store.history(self._session(session_id), self._user(user_id))
 
     def get_chat_history(self, session_id: str | None = None, user_id: str | None = None) -> list[Message]:
         """The sync face of :meth:`aget_chat_history`."""
@@ -264,9 +293,7 @@ class Runnable(ABC):
         self, session_id: str | None = None, user_id: str | None = None
     ) -> SessionSummary | None:
         """The session's summary (default: this definition's session); None if it has none yet."""
-        return await self.store.get_session_summary(
-            session_id or self.default_session_id, self._user(user_id)
-        )
+        return await self.store.get_session_summary(self._session(session_id), self._user(user_id))
 
     def get_session_summary(
         self, session_id: str | None = None, user_id: str | None = None
@@ -275,8 +302,12 @@ class Runnable(ABC):
         return run_sync(lambda: self.aget_session_summary(session_id, user_id))
 
     async def aget_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
-        """The memories kept about a user (default: this definition's user), oldest first."""
-        return await self.store.get_user_memories(memory_user(self._user(user_id)))
+        """The memories kept about a user (default: this definition's user), oldest first.
+
+        The owner rule of a run: without a user id here or on the definition, the anonymous owner's
+        memories (those its runs without a user learnt), never every user's.
+        """
+        return await self.store.memories_of(memory_user(self._user(user_id)))
 
     def get_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
         """The sync face of :meth:`aget_user_memories`."""
@@ -284,7 +315,7 @@ class Runnable(ABC):
 
     async def adelete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
         """Delete a session with its runs and messages; False if it did not exist."""
-        return await self.store.delete_session(session_id or self.default_session_id, self._user(user_id))
+        return await self.store.delete_session(self._session(session_id), self._user(user_id))
 
     def delete_session(self, session_id: str | None = None, user_id: str | None = None) -> bool:
         """The sync face of :meth:`adelete_session`."""
@@ -293,26 +324,96 @@ class Runnable(ABC):
     # --- helpers ----------------------------------------------------------------------------------------
 
     def _user(self, user_id: str | None) -> str | None:
-        return user_id if user_id is not None else self.user_id
+        """The user a session call names (checked), else the definition's."""
+        return self.user_id if user_id is None else check_id(user_id, "user_id")
 
-    def _call(self, input: str | Message, stream: bool, options: RunOptions) -> RunCall:
-        text = (input.content or "") if isinstance(input, Message) else input
+    def _session(self, session_id: str | None) -> str:
+        """The session a session call names (checked), else the definition's."""
+        return self.default_session_id if session_id is None else check_id(session_id, "session_id")
+
+    def _call(self, input: str | Message, stream: bool, options: RunOptions, face: str) -> RunCall:
+        """The checked call: UsageError for a bad value, TypeError for an unknown option, before anything
+        is claimed or written. On every run's path, so a few type checks and one scan per string."""
+        if not _OPTIONS.issuperset(options):
+            _unknown_option(face, options)
+        where = f"{face}()"
+        session_id = options.get("session_id")
         user_id = options.get("user_id")
+        key = options.get("idempotency_key")
+        dependencies = check_mapping(options.get("dependencies"), "dependencies", where=where)
+        metadata = check_mapping(options.get("metadata"), "metadata", where=where)
+        background = options.get("background")
+        if background is not None and not isinstance(background, TaskGroup):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"{where}: background must be an anyio task group, got {given(background)}")
+        timeout = options.get("timeout")
+        check_seconds(timeout, "timeout", optional=True, where=where)
         return RunCall(
-            input=text,
-            session_id=options.get("session_id") or self.default_session_id,
-            user_id=user_id if user_id is not None else self.user_id,
-            session_state=options.get("session_state"),
-            dependencies={**(self.dependencies or {}), **(options.get("dependencies") or {})},
-            metadata={**(self.metadata or {}), **(options.get("metadata") or {})},
+            input=_input_text(input, where),
+            session_id=self.default_session_id
+            if session_id is None
+            else check_id(session_id, "session_id", where=where),
+            user_id=self.user_id if user_id is None else check_id(user_id, "user_id", where=where),
+            session_state=check_mapping(options.get("session_state"), "session_state", where=where),
+            dependencies={**(self.dependencies or {}), **(dependencies or {})},
+            metadata={**(self.metadata or {}), **(metadata or {})},
             stream=stream,
-            idempotency_key=options.get("idempotency_key"),
-            background=options.get("background"),
+            idempotency_key=None if key is None else check_id(key, "idempotency_key", where=where),
+            background=background,
+            timeout=timeout,
         )
 
 
-def _no_background(options: RunOptions) -> None:
-    if options.get("background") is not None:
+def check_definition(runnable: Runnable, *, id: object, name: object, session_id: object) -> None:
+    """UsageError at construction for a bad parameter every runnable has (Agent, Team, Workflow):
+    ``id``, ``name``, ``session_id``, ``user_id``, the Mappings, ``on_busy``, ``busy_timeout``,
+    ``lease_seconds``. Called before anything is derived from them."""
+    where = type(runnable).__name__
+    check_optional_id(id, "id", where=where)
+    if name is not None and not isinstance(name, str):
+        raise UsageError(f"{where}: name must be a str or None, got {given(name)}")
+    derived = slug(name) if id is None else None
+    if derived is not None and len(derived) > ID_LIMIT:
+        raise UsageError(
+            f"{where}: the id made from name= is {len(derived)} characters long and the stores hold ids of "
+            f"at most {ID_LIMIT}; give a shorter name or an id="
+        )
+    check_optional_id(session_id, "session_id", where=where)
+    check_optional_id(runnable.user_id, "user_id", where=where)
+    check_mapping(runnable.session_state, "session_state", where=where)
+    check_mapping(runnable.dependencies, "dependencies", where=where)
+    check_mapping(runnable.metadata, "metadata", where=where)
+    if runnable.on_busy not in ("wait", "reject"):
+        raise UsageError(f"{where}: on_busy must be 'wait' or 'reject', got {given(runnable.on_busy)}")
+    check_seconds(runnable.busy_timeout, "busy_timeout", zero=True, infinite=True, where=where)
+    check_seconds(runnable.lease_seconds, "lease_seconds", where=where)
+
+
+def _input_text(input: object, where: str) -> str:
+    """The text of a run's input: a str, or a Message's content."""
+    if type(input) is str:
+        text = input
+    elif isinstance(input, Message):
+        text = input.content or ""
+    elif isinstance(input, str):
+        text = str.__str__(input)
+    else:
+        raise UsageError(f"{where}: the input must be a str or a kern Message, got {given(input)}")
+    if (bad := unstorable_char(text)) is not None:
+        raise UsageError(f"{where}: the input contains {bad}; remove it (or encode the data as text)")
+    return text
+
+
+def _unknown_option(face: str, options: Mapping[str, object]) -> NoReturn:
+    import difflib
+
+    name = next(name for name in options if name not in _OPTIONS)
+    close = difflib.get_close_matches(name, sorted(_OPTIONS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (the options are {', '.join(sorted(_OPTIONS))})"
+    raise TypeError(f"{face}() got an unexpected keyword argument {name!r}{hint}")
+
+
+def _no_background(call: RunCall) -> None:
+    if call.background is not None:
         raise UsageError(
             "background= takes a task group of the caller's event loop, which a sync run() does not "
             "have; use await arun(..., background=task_group)"

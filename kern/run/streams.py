@@ -37,7 +37,7 @@ class EventStream:
         self._cancel = CancelHandle()
         self._receive: MemoryObjectReceiveStream[RunEvent] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._failure: list[Exception] = []
+        self._failure: list[BaseException] = []
 
     def __aiter__(self) -> EventStream:
         return self
@@ -86,14 +86,16 @@ async def _pump(
     produce: Callable[[Emit], Awaitable[object]],
     send: MemoryObjectSendStream[RunEvent],
     cancel: CancelHandle,
-    failure: list[Exception],
+    failure: list[BaseException],
 ) -> None:
     async with send:
         with cancel.scope():
             try:
                 await produce(send.send)
-            except Exception as error:  # noqa: BLE001 - re-raised to the consumer by EventStream
-                failure.append(error)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as error:  # noqa: BLE001 - re-raised to the consumer by EventStream
+                failure.append(error)  # a SystemExit too: left in the task, nobody would ever see it
 
 
 def _abandon(

@@ -1,12 +1,16 @@
 """Running the tool calls of one model turn: concurrently, state-taking calls under the state lock.
 
-Whatever goes wrong in a call (unknown tool, arguments the model got wrong, the tool raising, a value
-put in the state that cannot be stored) becomes that call's error result, which the model sees and can
-act on; the run goes on. Cancellation is the one thing that is not turned into a result.
+Whatever goes wrong in a call (unknown tool, arguments the model got wrong, the tool raising an
+``Exception``, a value put in the state that cannot be stored, the call taking longer than its timeout)
+becomes that call's error result, which the model sees and can act on; the run goes on, and a failed
+call's changes to the state are undone (kern.run.state_call). Cancellation and the exceptions that are
+not ``Exception``s (``SystemExit``, ``KeyboardInterrupt``) are never turned into a result: they end the
+run, which records them, and reach the caller as themselves.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from kern.models.message import ToolCall
 from kern.run.active import RunHandle
 from kern.run.events import Emit, ToolCallCompleted, ToolCallStarted
 from kern.run.output import ToolExecution
+from kern.run.state_call import state_call
 from kern.tools import Function, Injected, format_result
 
 log = get_logger(__name__)
@@ -35,6 +40,8 @@ class ToolBox:
     functions: Mapping[str, Function]
     source: str
     confirm: Confirm | None = None
+    timeout: float | None = None
+    """Seconds a tool call may take, unless its Function says otherwise (None: no limit)."""
 
     def stops_after(self, executions: Sequence[ToolExecution]) -> bool:
         """True when one of the executed tools ends the run."""
@@ -59,13 +66,22 @@ async def run_tool_calls(
     Only the first ``allowed`` calls run; the rest get an error result saying the limit was reached.
     """
     executions: list[ToolExecution | None] = [None] * len(calls)
+    fatal: list[BaseException] = []
 
     async def one(index: int, call: ToolCall) -> None:
-        executions[index] = await _execute(call, toolbox, run, injected, emit, allowed=index < allowed)
+        try:
+            executions[index] = await _execute(call, toolbox, run, injected, emit, allowed=index < allowed)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as error:  # noqa: BLE001 - a SystemExit & co: re-raised below, as itself
+            fatal.append(error)
+            tg.cancel_scope.cancel()
 
     async with anyio.create_task_group() as tg:
         for index, call in enumerate(calls):
             tg.start_soon(one, index, call)
+    if fatal:
+        raise fatal[0]
     return [e for e in executions if e is not None]
 
 
@@ -84,9 +100,7 @@ async def _execute(
         if not allowed:
             raise ToolCallError(f"tool call limit reached: {call.name!r} was not run")
         result, is_error = await _invoke(call, toolbox, run, injected), False
-    except anyio.get_cancelled_exc_class():
-        raise
-    except BaseException as error:  # noqa: BLE001 - the model sees the failure (even a sys.exit) as the result
+    except Exception as error:  # noqa: BLE001 - the model sees the failure as the call's result
         result, is_error = _describe(error), True
         log.warning("tool.failed", tool=call.name, call_id=call.id, error=result)
     done = ToolExecution(
@@ -112,14 +126,26 @@ async def _invoke(call: ToolCall, toolbox: ToolBox, run: RunHandle, injected: In
         raise ToolCallError(f"there is no tool named {call.name!r}; the tools are: {known}")
     if function.requires_confirmation and not await _confirmed(call, toolbox.confirm):
         raise ToolCallError(f"the call to {call.name!r} was not confirmed by the user and did not run")
-    if not function.takes_state:
-        return format_result(await function.execute(call.arguments, injected))
-    async with run.context.state_lock:
-        try:
-            value = await function.execute(call.arguments, injected)
-        finally:
-            run.capture_state()
-    return format_result(value)
+    timeout = function.timeout if function.timeout is not None else toolbox.timeout
+    with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+        if not function.takes_state:
+            return format_result(await function.execute(call.arguments, injected))
+        async with state_call(run, in_thread=not function.is_async) as context:
+            value = await function.execute(call.arguments, injected.with_context(context))
+        return format_result(value)
+    assert scope.cancelled_caught
+    assert timeout is not None
+    raise ToolCallError(_timed_out(function, timeout))
+
+
+def _timed_out(function: Function, timeout: float) -> str:
+    undone = " its changes to the session state were undone." if function.takes_state else ""
+    if function.is_async:
+        return f"{function.name!r} did not finish within {timeout:g}s and was stopped;{undone}"
+    return (
+        f"{function.name!r} did not finish within {timeout:g}s; it runs in a worker thread, which cannot "
+        f"be stopped, so it may still finish on its own, but the run no longer waits for it;{undone}"
+    )
 
 
 async def _confirmed(call: ToolCall, confirm: Confirm | None) -> bool:

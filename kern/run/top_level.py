@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar, Protocol
 
+import anyio
 from anyio.abc import TaskGroup
 from pydantic import BaseModel
 
@@ -86,6 +87,8 @@ class Call(Protocol):
     def idempotency_key(self) -> str | None: ...
     @property
     def background(self) -> TaskGroup | None: ...
+    @property
+    def timeout(self) -> float | None: ...
 
 
 async def run_top_level(
@@ -125,6 +128,7 @@ async def run_top_level(
         state_at_checkpoints=state_at_checkpoints,
         with_summary=definition.show_summary,
         memory_limit=definition.memory_limit,
+        timeout=call.timeout,
     )
     plan = definition.post_run_plan
     post = PostRun() if plan is not None else None
@@ -136,7 +140,7 @@ async def run_top_level(
         )
         if context.memory is not None:
             memory = context.memory
-            memory.memories[:] = await spec.store.get_user_memories(memory.user_id, limit=memory.limit)
+            memory.memories[:] = await spec.store.memories_of(memory.user_id, limit=memory.limit)
         history: Sequence[Message] = ()
         if definition.add_history_to_context:
             summary = context.session_summary
@@ -164,7 +168,9 @@ async def run_top_level(
     with bound_run(run_id=spec.run_id, session_id=spec.session_id):
         try:
             output = await execute(spec, body, replayed)
-        except Exception as error:
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as error:  # a SystemExit too: the run ended with it, and says so
             text = f"{type(error).__name__}: {error}"
             status = RunStatus.error.value
             await emit(

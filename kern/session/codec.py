@@ -34,8 +34,14 @@ Lossy by design, because restoring the class would mean importing a class named 
   ``Timestamp``...) encodes as that builtin.
 
 Anything else (an arbitrary object, a function, a class, a lock, a generator) raises
-:class:`~kern.exceptions.StateSerializationError`, as do a container that contains itself and nesting deeper
-than ``MAX_DEPTH`` containers. :func:`decode` raises :class:`~kern.exceptions.StorageError` for a tag it does
+:class:`~kern.exceptions.StateSerializationError`, as do a container that contains itself, nesting deeper
+than ``MAX_DEPTH`` containers, and an ``int`` (a key, a member or a value) of more than 4300 decimal digits
+(:func:`int_digit_limit`): JSON spells an int in decimal, Python refuses to convert longer ones
+(``sys.get_int_max_str_digits()``), and a value one process could write another could not read. So the
+codec refuses, where the value was put, exactly what a store would fail to write or read back; what it
+accepts every backend (the in-memory one, SQLite's JSON text, PostgreSQL's JSONB) stores and returns
+equal. Top-level keys of a state must be plain ``str`` (no NUL or lone surrogate, not ``"__kern__"``).
+:func:`decode` raises :class:`~kern.exceptions.StorageError` for a tag it does
 not know (the data is corrupt or was written by a newer Kern) or a malformed tagged payload.
 """
 
@@ -43,9 +49,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Set
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -70,6 +78,8 @@ MAX_DEPTH = 100
 """The deepest nesting of containers :func:`encode` accepts; deeper data would exhaust the Python stack."""
 
 _UNSTORABLE_CHAR = re.compile("([\x00\ud800-\udfff])")
+_ALWAYS_STORABLE_INT = 10**sys.int_info.str_digits_check_threshold
+"""Ints below this magnitude (640 digits) are storable whatever the process's digit limit (never lower)."""
 _HINT = (
     "session state holds data: JSON values, datetimes, UUIDs, Decimals, bytes, sets, tuples, enums, "
     "dataclasses and pydantic models"
@@ -102,7 +112,11 @@ def encode_state(state: Mapping[str, object], *, root: str = "session_state") ->
         raise exc.error(root) from exc.__cause__
     if encoded is None:
         key = next(key for key in state if not _is_plain_key(key))
-        raise StateSerializationError(f"session state key {key!r} at {root} is not a plain str", path=root)
+        raise StateSerializationError(
+            f"session state key {_shown_key(key)} at {root} {_key_problem(key)}: the keys of session_state "
+            "must be plain strings (nested dicts may use other keys)",
+            path=root,
+        )
     return encoded
 
 
@@ -125,7 +139,9 @@ def _encode(value: object, active: set[int]) -> JsonValue:
     # Exact type checks first: this is the hot path, and no plain value is tagged or looked up in a table.
     if type(value) is str:
         return value if _is_storable(value) else _tag_str(value)
-    if type(value) is int or type(value) is bool or value is None:
+    if type(value) is int:
+        return value if -_ALWAYS_STORABLE_INT < value < _ALWAYS_STORABLE_INT else _check_long_int(value)
+    if type(value) is bool or value is None:
         return value
     if type(value) is float:
         # JSONB rejects NaN and infinities, reads floats of 1e16 and up back as ints, and drops -0.0's sign.
@@ -137,6 +153,36 @@ def _encode(value: object, active: set[int]) -> JsonValue:
     if type(value) is list:
         return _encode_list(cast("list[object]", value), active)
     return _encode_other(value, active)
+
+
+def _check_long_int(value: int) -> int:
+    """``value`` if the stores can write it and read it back, else :class:`_Unencodable`."""
+    limit = int_digit_limit()
+    if -_power_of_ten(limit) < value < _power_of_ten(limit):
+        return value
+    raise _Unencodable(
+        f"cannot store an int of more than {limit} digits",
+        f"JSON spells an int in decimal digits and Python converts at most {limit} of them (its int/str "
+        "conversion limit, so every process can read the value back); store it as a Decimal or as text",
+    )
+
+
+def int_digit_limit() -> int:
+    """The most decimal digits an int in session state may have.
+
+    Python's default int/str conversion limit (4300 digits, ``sys.int_info.default_max_str_digits``),
+    so that every process reads the value back, or the process's own limit when it set a lower one.
+    PostgreSQL's JSONB holds more (131072 digits), SQLite any number: the limit is Python's, the same on
+    every backend.
+    """
+    current = sys.get_int_max_str_digits()
+    default = sys.int_info.default_max_str_digits
+    return min(current, default) if current else default
+
+
+@functools.lru_cache(maxsize=4)
+def _power_of_ten(digits: int) -> int:
+    return 10**digits
 
 
 def _encode_other(value: object, active: set[int]) -> JsonValue:
@@ -373,7 +419,23 @@ def _is_allowed_key(key: object) -> bool:
 def _key_segment(key: object) -> str:
     if isinstance(key, str) and key.isidentifier():
         return f".{key}"
-    return f"[{key!r}]"
+    try:
+        return f"[{key!r}]"
+    except ValueError:  # an int key too long to show (it is why encoding failed)
+        return "[<an int key too long to show>]"
+
+
+def _key_problem(key: object) -> str:
+    if not isinstance(key, str):
+        return f"is of type {_type_name(key)}, not str"
+    return "is reserved by the codec" if key == TAG else "holds a NUL or a lone surrogate"
+
+
+def _shown_key(key: object) -> str:
+    try:
+        return repr(key)
+    except ValueError:  # an int too long to show
+        return "<an int too long to show>"
 
 
 def _type_name(value: object) -> str:
@@ -466,4 +528,4 @@ _DECODERS: dict[str, Callable[[dict[str, JsonValue]], object]] = {
     "dict": lambda data: dict(_decode_pair(pair) for pair in _items(data)),
 }
 
-__all__ = ["MAX_DEPTH", "TAG", "JsonValue", "decode", "encode", "encode_state"]
+__all__ = ["MAX_DEPTH", "TAG", "JsonValue", "decode", "encode", "encode_state", "int_digit_limit"]

@@ -27,7 +27,8 @@ class RunMemory:
     """
 
     store: SessionStore
-    user_id: str
+    user_id: str | None
+    """Exactly whose memories: None is the anonymous owner (runs without a user id), never every user."""
     component_id: str | None
     limit: int
     memories: list[UserMemory] = field(default_factory=list[UserMemory])

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pydantic
 
+from kern._private.validate import check_instance, given
+from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
 from kern.models.structured import ask_json
@@ -40,6 +42,13 @@ class SessionSummaryManager:
 
     model: Model | None = None
     prompt: str = DEFAULT_SUMMARY_PROMPT
+
+    def __post_init__(self) -> None:
+        check_instance(self.model, Model, "model", "a Model or None", where="SessionSummaryManager")
+        if not isinstance(self.prompt, str) or not self.prompt.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(
+                f"SessionSummaryManager: prompt must be a non-empty str, got {given(self.prompt)}"
+            )
 
     async def summarize(
         self,

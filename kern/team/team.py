@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
+from kern._private.validate import check_int, given
 from kern.agent import Agent
 from kern.exceptions import UsageError
 from kern.run.active import RunHandle
@@ -49,9 +50,8 @@ class Team(Definition):
 
     def __post_init__(self) -> None:
         if self.mode not in _DELEGATION:
-            raise UsageError(f"mode must be one of {', '.join(_DELEGATION)}, got {self.mode!r}")
-        if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise UsageError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
+            raise UsageError(f"Team: mode must be one of {', '.join(_DELEGATION)}, got {given(self.mode)}")
+        check_int(self.max_concurrency, "max_concurrency", minimum=1, optional=True, where="Team")
         _members(self)
         Definition.__post_init__(self)
 
@@ -79,10 +79,15 @@ class Team(Definition):
 
 
 def _members(team: Team) -> dict[str, Member]:
+    given_members = cast(object, team.members)
+    if isinstance(given_members, str | bytes) or not isinstance(given_members, Sequence):
+        raise UsageError(f"Team: members must be a list of Agents and Teams, got {given(given_members)}")
     if not team.members:
         raise UsageError("a Team needs at least one member")
     members: dict[str, Member] = {}
-    for member in team.members:
+    for index, member in enumerate(team.members):
+        if not isinstance(member, Agent | Team):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"Team: members[{index}] must be an Agent or a Team, got {given(member)}")
         if member.component_id in members:
             raise UsageError(
                 f"two members of the team have the id {member.component_id!r}; give them distinct ids"

@@ -23,11 +23,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
-from kern._private.calls import call_user
+from kern._private.calls import call_user, is_async_callable
+from kern._private.validate import check_seconds
 from kern.exceptions import ToolCallError, UsageError
 from kern.models.base import ToolDefinition
 from kern.tools.docstring import parse_docstring
-from kern.tools.injection import INJECTED_PARAMETERS, STATE_KINDS, Injected, InjectedKind, injection_kind
+from kern.tools.injection import (
+    INJECTED_PARAMETERS,
+    TOOL_KINDS,
+    Injected,
+    InjectedKind,
+    Plan,
+    injection_kind,
+    takes_state,
+)
 from kern.tools.result import format_result
 from kern.tools.schema import ArgsModel, signature_parameters
 
@@ -42,14 +51,15 @@ class _CallSpec:
     """How to call the entrypoint: its arguments model and which parameters are injected."""
 
     args: ArgsModel
-    injected: Mapping[str, InjectedKind]  # parameter name -> what it receives
+    injected: Plan  # parameter name -> what it receives
 
     @classmethod
     def of(cls, fn: Callable[..., Any], tool_name: str, descriptions: Mapping[str, str]) -> _CallSpec:
         parameters = signature_parameters(fn, tool_name=tool_name)
-        injected: dict[str, InjectedKind] = {
-            p.name: kind for p in parameters if (kind := injection_kind(p)) is not None
-        }
+        injected: dict[str, InjectedKind] = {}
+        for p in parameters:
+            if (kind := injection_kind(p.name, p.annotation, TOOL_KINDS)) is not None:
+                injected[p.name] = kind
         visible = [p for p in parameters if p.name not in injected]
         return cls(ArgsModel.build(tool_name, visible, descriptions), injected)
 
@@ -70,11 +80,14 @@ class Function:
     show_result: bool = False
     stop_after_tool_call: bool = False
     requires_confirmation: bool = False
+    timeout: float | None = None
+    """Seconds a call may take before it becomes an error result (None: the definition's ``tool_timeout``)."""
     _spec: InitVar[_CallSpec | None] = None
     _call: _CallSpec = field(init=False, repr=False)
 
     def __post_init__(self, _spec: _CallSpec | None) -> None:
         _check_name(self.name)
+        check_seconds(self.timeout, "timeout", optional=True, where=f"tool {self.name!r}")
         if _spec is None:
             _spec = _CallSpec.of(
                 self.entrypoint, self.name, parse_docstring(self.entrypoint.__doc__).arguments
@@ -82,9 +95,14 @@ class Function:
         object.__setattr__(self, "_call", _spec)
 
     @property
+    def is_async(self) -> bool:
+        """True if the entrypoint is awaited on the event loop (a sync one runs in a worker thread)."""
+        return is_async_callable(self.entrypoint)
+
+    @property
     def takes_state(self) -> bool:
         """True if it receives session_state or run_context (the run loop holds the state lock around it)."""
-        return any(kind in STATE_KINDS for kind in self._call.injected.values())
+        return takes_state(self._call.injected)
 
     @property
     def definition(self) -> ToolDefinition:
@@ -101,6 +119,7 @@ class Function:
         show_result: bool = False,
         stop_after_tool_call: bool = False,
         requires_confirmation: bool = False,
+        timeout: float | None = None,
     ) -> Function:
         """A tool from ``fn``, named ``name`` or ``fn.__name__``, described by ``description`` or its docs."""
         if not callable(fn):
@@ -117,6 +136,7 @@ class Function:
             show_result=show_result,
             stop_after_tool_call=stop_after_tool_call,
             requires_confirmation=requires_confirmation,
+            timeout=timeout,
             _spec=spec,
         )
 
@@ -128,7 +148,7 @@ class Function:
         unchanged.
         """
         kwargs = self._call.args.validate(self._parse(arguments))
-        kwargs.update({param: injected.value(kind) for param, kind in self._call.injected.items()})
+        kwargs.update(injected.kwargs(self._call.injected))
         return await call_user(self.entrypoint, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -173,6 +193,7 @@ def tool(
     show_result: bool = False,
     stop_after_tool_call: bool = False,
     requires_confirmation: bool = False,
+    timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Function]: ...
 
 
@@ -185,8 +206,13 @@ def tool(
     show_result: bool = False,
     stop_after_tool_call: bool = False,
     requires_confirmation: bool = False,
+    timeout: float | None = None,
 ) -> Function | Callable[[Callable[..., Any]], Function]:
-    """Make a function a tool: both ``@tool`` and ``@tool(name=...)``; returns a :class:`Function`."""
+    """Make a function a tool: both ``@tool`` and ``@tool(name=...)``; returns a :class:`Function`.
+
+    ``timeout`` (seconds) bounds each call: one that takes longer becomes an error result the model
+    sees, and its changes to the session state are undone (default: the Agent's ``tool_timeout``).
+    """
 
     def decorate(target: Callable[..., Any]) -> Function:
         return Function.from_callable(
@@ -196,6 +222,7 @@ def tool(
             show_result=show_result,
             stop_after_tool_call=stop_after_tool_call,
             requires_confirmation=requires_confirmation,
+            timeout=timeout,
         )
 
     return decorate if fn is None else decorate(fn)

@@ -3,8 +3,13 @@
 A workflow is named by its YAML file or by ``module:attr`` (a Workflow object in Python); the
 current directory is importable while it loads, as it is for ``python -m``. A run reports its
 progress on stderr (its run id first, so it can be resumed, then each step as it starts and ends) and
-prints its output on stdout. ``resume`` finds the definition where the run recorded it: the ``source``
-in its journal's run row.
+prints its output on stdout.
+
+``resume RUN_ID FILE_OR_MODULE`` is told the definition, like ``run``: what a database row says is
+data, never code to import (whoever can write the database would choose what runs). The ``source``
+the run recorded is only compared with it: the run must be a run of that workflow (its component id;
+else WorkflowError naming both), while a ``source`` spelled differently (a moved file, another path to
+it) is reported as a warning, since the journal check still refuses a workflow whose steps changed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import sys
 import sysconfig
 import traceback
@@ -66,16 +72,31 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         db = open_db(args.db or default_db_url())
         progress = Progress(err, args.db)
         with db:
+            workflow = load(args.file, db)
+            progress.target, progress.user_id = args.file, args.user_id
             if args.workflow_command == "run":
-                workflow = load(args.file, db)
                 return progress.drive(
                     lambda: workflow.arun(
                         args.input, stream=True, session_id=args.session_id, user_id=args.user_id
                     ),
                     out,
                 )
-            workflow = load(args.file or run_sync(lambda: recorded_source(db, args.run_id)), db)
-            return progress.drive(lambda: workflow.aresume(args.run_id, stream=True), out)
+            owner = args.user_id if args.user_id is not None else workflow.user_id
+            component_id, recorded = run_sync(lambda: recorded_source(db, args.run_id, owner))
+            if component_id != workflow.component_id:
+                raise WorkflowError(
+                    f"run {args.run_id} is a run of workflow {component_id!r}"
+                    + (f" (recorded as defined in {recorded!r})" if recorded else "")
+                    + f", not of {workflow.component_id!r} ({args.file}); nothing was resumed"
+                )
+            if recorded is not None and not same_source(recorded, workflow.source or args.file):
+                progress.line(
+                    f"warning: run {args.run_id} recorded its workflow as {recorded!r}; "
+                    f"resuming it with {args.file!r}"
+                )
+            return progress.drive(
+                lambda: workflow.aresume(args.run_id, stream=True, user_id=args.user_id), out
+            )
 
 
 def load(target: str, db: SyncDb | None) -> Workflow:
@@ -98,20 +119,28 @@ def validate(target: str, out: TextIO) -> int:
     return 0
 
 
-async def recorded_source(db: SyncDb, run_id: str) -> str:
-    """Where the run's workflow is defined, as its journal recorded it."""
-    found = await db.store.journal(run_id)
+async def recorded_source(db: SyncDb, run_id: str, user_id: str | None) -> tuple[str | None, str | None]:
+    """The workflow id the run was recorded under, and where its journal says the workflow was
+    defined (None: not recorded).
+
+    Only ever compared with the definition given: never loaded. ``user_id`` is the exact owner, as
+    for the resume itself (SessionOwnershipError for another user's run).
+    """
+    found = await db.store.journal_of(run_id, user_id)
     if found is None:
         raise WorkflowError(f"there is no run {run_id!r} in this database")
-    rows = {row.step_path: row for row in found[1]}
-    root = rows.get(RUN_PATH)
+    run, steps = found
+    root = {row.step_path: row for row in steps}.get(RUN_PATH)
     source = decision_field(root.decision if root is not None else None, "source")
-    if not isinstance(source, str):
-        raise WorkflowError(
-            f"run {run_id!r} did not record where its workflow is defined (a Workflow built without "
-            "source=); name it with --file"
-        )
-    return source
+    return run.component_id, source if isinstance(source, str) else None
+
+
+def same_source(recorded: str, given: str) -> bool:
+    """Whether two ``source`` strings name the same definition (the same file however it is spelled)."""
+    if recorded == given:
+        return True
+    first, second = Path(recorded), Path(given)
+    return first.exists() and second.exists() and first.resolve() == second.resolve()
 
 
 class Progress:
@@ -120,6 +149,8 @@ class Progress:
     def __init__(self, err: TextIO, db_url: str | None) -> None:
         self.err = err
         self.db_url = db_url  # as given with --db: repeated in the resume hint
+        self.target: str | None = None  # the definition as given, and --user-id: repeated there too
+        self.user_id: str | None = None
         self.run_id: str | None = None
         self.failed = False
 
@@ -152,6 +183,11 @@ class Progress:
                 raise
             _user_traceback(self.err)  # a step's own error: where it was raised is for whoever wrote it
             return 1
+        except SystemExit as exit_:  # a step's sys.exit ended the run: it failed, whatever the code
+            if not self.failed:
+                raise
+            _user_traceback(self.err)
+            return exit_.code if isinstance(exit_.code, int) and exit_.code != 0 else 1
         if output is not None:
             text = _text(output.content)
             if text:
@@ -181,8 +217,12 @@ class Progress:
 
     def hint(self) -> None:
         if self.run_id is not None:
-            db = f" --db {self.db_url}" if self.db_url else ""
-            self.line(f"resume it with: kern workflow resume {self.run_id}{db}")
+            words = ["kern workflow resume", self.run_id, shlex.quote(self.target or "FILE_OR_MODULE")]
+            if self.db_url:
+                words.append(f"--db {self.db_url}")
+            if self.user_id is not None:
+                words.append(f"--user-id {shlex.quote(self.user_id)}")
+            self.line(f"resume it with: {' '.join(words)}")
 
     def line(self, text: str) -> None:
         print(f"kern: {text}", file=self.err, flush=True)

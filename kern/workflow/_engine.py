@@ -16,17 +16,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from kern._private.calls import call_user
+from kern._private.calls import call_user, is_async_callable
 from kern._private.log import get_logger
 from kern.exceptions import UsageError
 from kern.run.active import ActiveRun
 from kern.run.events import Emit, StepCompleted, StepStarted
 from kern.run.member import run_member
+from kern.run.state_call import state_call
 from kern.session.codec import encode
 from kern.session.status import StepStatus
+from kern.tools.injection import STEP_KINDS, Injected, plan_of, takes_state
 from kern.workflow._journal import Journal
 from kern.workflow.composite import Composite, Condition, Loop, Node, Parallel, Router, Steps
-from kern.workflow.step import Step, StepInput, StepOutput, UserFunction
+from kern.workflow.step import Step, StepInput, StepOutput
 
 if TYPE_CHECKING:
     from kern.workflow.workflow import Workflow
@@ -81,6 +83,9 @@ class Engine:
             raise
         except Exception as error:  # noqa: BLE001 - recorded, then re-raised unless the step says go on
             return await self._failed(node, path, error, attempt=attempt, started_at=started_at)
+        except BaseException as error:  # a SystemExit & co: never skipped or retried, recorded, re-raised
+            await self._record_error(node, path, error, attempt=attempt, started_at=started_at)
+            raise
         await self.journal.write(
             path,
             node.name,
@@ -100,11 +105,7 @@ class Engine:
         on_error = node.on_error if isinstance(node, Step) else "fail"
         log.warning("workflow.step_failed", step=node.name, path=path, error=text, on_error=on_error)
         if on_error == "fail":
-            with anyio.CancelScope(shield=True):
-                await self.journal.write(
-                    path, node.name, StepStatus.error, attempt=attempt, started_at=started_at, error=text
-                )
-            error.add_note(f"in workflow step {node.name!r} (path {path})")
+            await self._record_error(node, path, error, attempt=attempt, started_at=started_at)
             raise error
         status = StepStatus.skipped if on_error == "skip" else StepStatus.continued
         output = None if on_error == "skip" else StepOutput(step_name=node.name, success=False, error=text)
@@ -121,6 +122,17 @@ class Engine:
         )
         await self._ended(node, path, status, output, text)
         return output
+
+    async def _record_error(
+        self, node: Node, path: str, error: BaseException, *, attempt: int, started_at: float
+    ) -> None:
+        """Write the step's row ``error`` (a cancellation cannot stop it) and note the step on ``error``."""
+        text = f"{type(error).__name__}: {error}"
+        with anyio.CancelScope(shield=True):
+            await self.journal.write(
+                path, node.name, StepStatus.error, attempt=attempt, started_at=started_at, error=text
+            )
+        error.add_note(f"in workflow step {node.name!r} (path {path})")
 
     async def _ended(
         self,
@@ -214,21 +226,14 @@ class Engine:
         return StepOutput(content=result, step_name=step.name)
 
     async def call(self, fn: Any, *args: Any) -> Any:
-        """Call a user function with ``args`` and what it asks to be injected (holding the state lock if
-        it takes the state)."""
-        user = UserFunction.of(fn)
-        if not user.wants:
-            return await call_user(fn, *args)
-        context = self.run.context
-        async with context.state_lock:  # nothing else changes the state while it is held
-            self.run.capture_state()
-            try:
-                result = await call_user(fn, *args, **user.kwargs(context))
-            except BaseException:
-                self.run.restore_state()  # a failed call leaves no half of its writes (for a retry, a skip)
-                raise
-            self.run.capture_state()
-            return result
+        """Call a workflow function (a step, a condition, a selector) with ``args`` and what it asks to be
+        injected; one that takes the state runs as a state call (all or nothing, under the state lock)."""
+        plan = plan_of(fn, STEP_KINDS, skip_first=True)
+        injected = Injected(run_context=self.run.context)
+        if not takes_state(plan):
+            return await call_user(fn, *args, **injected.kwargs(plan))
+        async with state_call(self.run, in_thread=not is_async_callable(fn)) as context:
+            return await call_user(fn, *args, **injected.with_context(context).kwargs(plan))
 
     # --- composites ----------------------------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from kern.session.status import StepStatus
 from kern.workflow.composite import Condition, Loop, Node, Parallel, Router, Steps, children
 
 RUN_PATH = "run"
-"""The journal row of the run itself: which workflow, defined where (for ``kern workflow resume``)."""
+"""The journal row of the run itself: which workflow, defined where. ``kern workflow resume`` only
+compares that ``source`` with the definition it is given; it never loads what a row says."""
 
 
 class Journal:

@@ -72,7 +72,7 @@ async def _journal(workflow: Workflow, run: ActiveRun, *, resumed: bool) -> Jour
     """The run's journal: empty for a new run, as recorded for a resumed one; its run row written."""
     rows: list[StepRecord] = []
     if resumed:
-        found = await run.spec.store.journal(run.spec.run_id)
+        found = await run.spec.store.journal_of(run.spec.run_id, run.spec.user_id)
         rows = found[1] if found is not None else []
         check_against(workflow.nodes, {row.step_path: row for row in rows})  # again: it may have moved on
     journal = Journal(run, rows)

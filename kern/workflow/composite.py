@@ -170,11 +170,11 @@ def as_node(step: Any) -> Node:
     if isinstance(step, Step | Steps | Parallel | Condition | Loop | Router):
         return step
     if isinstance(step, Agent):
-        return Step(name=step.name or step.component_id, agent=step)
+        return Step(agent=step)
     if isinstance(step, Team):
-        return Step(name=step.name or step.component_id, team=step)
+        return Step(team=step)
     if callable(step):
-        return Step(name=getattr(step, "__name__", type(step).__name__), executor=step)
+        return Step(executor=step)
     raise UsageError(
         "a workflow step must be a Step, Steps, Parallel, Condition, Loop, Router, Agent, Team or "
         f"function; got {step!r}"
@@ -217,7 +217,7 @@ def _named(composite: Composite, name: str | None, kind: str) -> None:
 
 def _derived(node: Node, step: object) -> bool:
     """Whether ``node``'s name was derived rather than given (``step`` is what ``node`` was made from)."""
-    return node is not step or (not isinstance(node, Step) and node.derived_name)
+    return node is not step or node.derived_name
 
 
 def _numbered(node: Node, taken: set[str]) -> Node:

@@ -8,14 +8,12 @@ becomes the output's ``content``. The composites (kern.workflow.composite) group
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from kern._private.validate import check_int, check_seconds
 from kern.exceptions import UsageError
-from kern.session.context import RunContext
 
 if TYPE_CHECKING:
     from kern.agent import Agent
@@ -102,10 +100,12 @@ Executor = Callable[..., Any]
 """A function step: ``fn(step_input, [session_state=...], [run_context=...])``, sync or async."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Step:
     """One step: exactly one of ``agent``, ``team`` or ``executor``.
 
+    ``name`` defaults to the agent's or team's name (else its id), or the function's ``__name__``,
+    numbered among its siblings if another step has it (``derived_name`` says it was not given).
     ``on_error``: ``"fail"`` (default) fails the run; ``"skip"`` goes on as if the step had not run;
     ``"continue"`` goes on and hands the failure (``StepOutput(success=False)``) to the next step.
     ``retries`` re-runs a failing step up to that many more times, waiting ``retry_delay`` seconds,
@@ -113,13 +113,40 @@ class Step:
     """
 
     name: str
-    agent: Agent | None = None
-    team: Team | None = None
-    executor: Executor | None = None
-    description: str | None = None
-    on_error: OnError = "fail"
-    retries: int = 0
-    retry_delay: float = 1.0
+    agent: Agent | None
+    team: Team | None
+    executor: Executor | None
+    description: str | None
+    on_error: OnError
+    retries: int
+    retry_delay: float
+    derived_name: bool = field(repr=False, compare=False)
+
+    def __init__(
+        self,
+        name: str | None = None,
+        agent: Agent | None = None,
+        team: Team | None = None,
+        executor: Executor | None = None,
+        description: str | None = None,
+        on_error: OnError = "fail",
+        retries: int = 0,
+        retry_delay: float = 1.0,
+    ) -> None:
+        fields = {
+            "agent": agent,
+            "team": team,
+            "executor": executor,
+            "description": description,
+            "on_error": on_error,
+            "retries": retries,
+            "retry_delay": retry_delay,
+        }
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "name", name if name is not None else _name_of(agent or team or executor))
+        object.__setattr__(self, "derived_name", name is None)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         given = [kind for kind in ("agent", "team", "executor") if getattr(self, kind) is not None]
@@ -131,39 +158,17 @@ class Step:
             raise UsageError(
                 f"step {self.name!r}: on_error must be 'fail', 'skip' or 'continue', got {self.on_error!r}"
             )
-        if self.retries < 0 or self.retry_delay < 0:
-            raise UsageError(f"step {self.name!r}: retries and retry_delay cannot be negative")
+        check_int(self.retries, "retries", minimum=0, where=f"step {self.name!r}")
+        check_seconds(self.retry_delay, "retry_delay", zero=True, where=f"step {self.name!r}")
         if self.executor is not None and not callable(self.executor):
             raise UsageError(f"step {self.name!r}: executor must be callable, got {self.executor!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class UserFunction:
-    """A user's callable with what it asks to be injected (``session_state``, ``run_context``)."""
-
-    fn: Callable[..., Any]
-    wants: frozenset[str]
-
-    @classmethod
-    def of(cls, fn: Callable[..., Any]) -> UserFunction:
-        """``fn`` with what it asks for; its signature is inspected once, not on every call."""
-        try:
-            wants = _injected(fn)
-        except TypeError:  # an unhashable callable: inspected each time
-            wants = _injected.__wrapped__(fn)
-        return cls(fn, wants)
-
-    def kwargs(self, context: RunContext) -> dict[str, Any]:
-        """The injected keyword arguments for a call in ``context``."""
-        values = {"session_state": context.session_state, "run_context": context}
-        return {name: values[name] for name in self.wants}
-
-
-@functools.lru_cache(maxsize=1024)
-def _injected(fn: Callable[..., Any]) -> frozenset[str]:
-    """The injected parameters ``fn`` names."""
-    try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # a builtin without a signature: it gets the positional argument only
-        return frozenset()
-    return frozenset(name for name in ("session_state", "run_context") if name in parameters)
+def _name_of(target: object) -> str:
+    """The name a step takes from what it runs when it is given none."""
+    if target is None:
+        return "step"
+    name = getattr(target, "name", None) or getattr(target, "component_id", None)
+    if isinstance(name, str) and name:
+        return name
+    return str(getattr(target, "__name__", type(target).__name__))

@@ -22,7 +22,7 @@ from kern.db.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_LEASE_SECONDS, SessionSt
 from kern.exceptions import WorkflowError
 from kern.run.events import Emit, RunEvent, discard
 from kern.run.output import RunOutput
-from kern.run.runnable import RunCall, Runnable, process_store, slug
+from kern.run.runnable import RunCall, Runnable, check_definition, process_store, slug
 from kern.run.streams import EventStream, event_stream
 from kern.session.schema import SessionType
 from kern.session.status import RunStatus
@@ -63,6 +63,7 @@ class Workflow(Runnable):
     session_type: ClassVar[SessionType] = SessionType.WORKFLOW
 
     def __post_init__(self) -> None:
+        check_definition(self, id=self.id, name=self.name, session_id=self.session_id)
         object.__setattr__(self, "_nodes", nodes_of(self.steps, f"workflow {self.name!r}"))
         object.__setattr__(self, "id", self.id or slug(self.name) or "workflow")
         object.__setattr__(self, "session_id", self.session_id or str(uuid.uuid4()))
@@ -139,9 +140,11 @@ class Workflow(Runnable):
 
         Steps it completed are not run again (their recorded outputs are reused), the decisions it
         took are replayed, and the step that was in flight runs again. A run still alive elsewhere is
-        waited for as a busy session is (``on_busy``, ``busy_timeout``). Raises WorkflowError if there
-        is no such run, it belongs to another workflow, it completed, or the steps it recorded are no
-        longer where they were.
+        waited for as a busy session is (``on_busy``, ``busy_timeout``). The owner rule is ``run``'s:
+        the run must be ``user_id``'s, else the workflow's ``user_id``'s, else the anonymous owner's
+        (a run without a user); a run on a session another user owns raises SessionOwnershipError
+        and nothing is written. Raises WorkflowError if there is no such run, it belongs to another
+        workflow, it completed, or the steps it recorded are no longer where they were.
         """
         if stream:
             return event_stream(lambda emit: self._resume(run_id, user_id, stream, emit))
@@ -168,11 +171,10 @@ class Workflow(Runnable):
         return run_sync(lambda: self._resume(run_id, user_id, stream, discard))
 
     async def _resume(self, run_id: str, user_id: str | None, stream: bool, emit: Emit) -> RunOutput:
-        found = await self.store.journal(run_id, user_id)
+        owner = self._user(user_id)  # as run() does: never "any owner"
+        found = await self.store.journal_of(run_id, owner)
         if found is None:
-            raise WorkflowError(
-                f"there is no run {run_id!r} to resume" + (f" for user {user_id!r}" if user_id else "")
-            )
+            raise WorkflowError(f"there is no run {run_id!r} to resume")
         run, _ = found
         if run.component_id != self.component_id or run.parent_run_id is not None:
             raise WorkflowError(
@@ -185,7 +187,7 @@ class Workflow(Runnable):
         call = RunCall(
             input=run.input if isinstance(run.input, str) else "",
             session_id=run.session_id,
-            user_id=run.user_id,
+            user_id=owner,
             session_state=None,
             dependencies=dict(self.dependencies or {}),
             metadata=dict(self.metadata or {}),

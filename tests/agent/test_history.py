@@ -61,3 +61,20 @@ def test_get_chat_history_returns_the_conversation(agent_db: SyncDb) -> None:
         ("user", "q2"),
         ("assistant", "a2"),
     ]
+
+
+def test_messages_holding_a_nul_are_stored_and_read_back(agent_db: SyncDb) -> None:
+    """A tool result and an answer with a NUL in them commit on every backend (PostgreSQL's JSONB
+    refuses a raw one) and come back as they were."""
+    from kern.testing import tool_call
+
+    def raw() -> str:
+        """Return bytes decoded as text."""
+        return "a\x00b"
+
+    agent = Agent(model=ScriptedModel(tool_call("raw"), "said \x00 here"), db=agent_db, tools=[raw])
+    output = agent.run("go")
+    assert output.content == "said \x00 here"
+    contents = [m.content for m in agent.get_chat_history()]
+    assert "a\x00b" in contents
+    assert contents[-1] == "said \x00 here"

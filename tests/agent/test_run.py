@@ -171,7 +171,8 @@ async def test_concurrent_runs_on_different_sessions_keep_their_state() -> None:
 
 @pytest.mark.anyio
 async def test_cancelled_run_is_recorded_and_releases_the_session(agent_db: SyncDb) -> None:
-    """Cancelling a run mid-tool commits it as cancelled, with its state, and frees the session."""
+    """Cancelling a run mid-tool commits it as cancelled, without the cut-off tool's writes, and frees
+    the session."""
     import anyio
 
     started = anyio.Event()
@@ -193,7 +194,7 @@ async def test_cancelled_run_is_recorded_and_releases_the_session(agent_db: Sync
     session = agent_db.get_session(agent.session_id, SessionType.AGENT)
     assert session is not None
     assert [r.status for r in session.runs] == [RunStatus.cancelled]
-    assert session.session_state == {"touched": True}
+    assert session.session_state == {}
     assert (await agent.arun("again")).content == "next run"
 
 

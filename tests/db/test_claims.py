@@ -324,8 +324,7 @@ async def test_commit_never_touches_a_run_of_another_session(db: BaseDb, mode: R
     theirs = await db.store.claim("theirs", AGENT, run_id="c1", user_id="other")
     await db.store.commit(
         theirs, writes=[RunWrite(run_record("shared-id", RunStatus.running, output="theirs"))]
-    )
-    assert await db.store.release(theirs)
+    )  # left held: a release would end the row it left running
     ours = await claim(db.store, "ours")
     clash = RunWrite(
         RunRecord(
@@ -503,3 +502,92 @@ async def test_get_runs_lists_member_runs_with_their_parent(db: BaseDb) -> None:
     await db.store.commit(c, writes=writes)
     runs = await db.store.get_runs(SID)
     assert [(r.run_id, r.parent_run_id) for r in runs] == expected
+
+
+# --- release marks the run that could not record itself ---------------------------------------------------
+
+
+async def test_release_marks_the_claims_still_running_run_error(db: BaseDb) -> None:
+    """A release (a run whose final commit failed) ends the claim's running row as error, with the text."""
+    c = await claim(db.store, "r1", start=RunWrite(run_record("r1", RunStatus.running), mode="insert"))
+    assert await db.store.release(c, error="StorageError: the final commit failed")
+    [run] = await db.store.get_runs(SID)
+    assert (run.status, run.error) == (RunStatus.error, "StorageError: the final commit failed")
+
+
+async def test_release_without_a_reason_still_ends_the_running_row(db: BaseDb) -> None:
+    """Released with no error given, the running row becomes error saying it never recorded its ending."""
+    c = await claim(db.store, "r1", start=RunWrite(run_record("r1", RunStatus.running), mode="insert"))
+    assert await db.store.release(c)
+    [run] = await db.store.get_runs(SID)
+    assert (run.status, run.error) == (RunStatus.error, claims.RELEASED_WITHOUT_ENDING)
+
+
+async def test_release_of_a_cancelled_run_marks_it_cancelled(db: BaseDb) -> None:
+    """status=cancelled ends the running row as cancelled."""
+    c = await claim(db.store, "r1", start=RunWrite(run_record("r1", RunStatus.running), mode="insert"))
+    assert await db.store.release(c, status=RunStatus.cancelled, error="cancelled")
+    [run] = await db.store.get_runs(SID)
+    assert run.status is RunStatus.cancelled
+
+
+async def test_release_leaves_a_run_that_recorded_its_ending_alone(db: BaseDb) -> None:
+    """A row already completed (or errored) keeps its status and error through a release."""
+    c = await claim(db.store, "r1", start=RunWrite(run_record("r1", RunStatus.running), mode="insert"))
+    await db.store.commit(c, writes=[RunWrite(run_record("r1"), mode="update")])
+    assert await db.store.release(c, error="late")
+    [run] = await db.store.get_runs(SID)
+    assert (run.status, run.error) == (RunStatus.completed, None)
+
+
+async def test_release_after_takeover_leaves_the_runs_rows_to_the_new_holder(db: BaseDb) -> None:
+    """A stale release writes no run row: the takeover marked the old run abandoned, the new one runs on."""
+    start = RunWrite(run_record("old", RunStatus.running), mode="insert")
+    old = await claim(db.store, "old", lease_seconds=SHORT_LEASE, start=start)
+    await claim(
+        db.store,
+        "new",
+        on_busy="wait",
+        busy_timeout=10,
+        start=RunWrite(run_record("new", RunStatus.running), mode="insert"),
+    )
+    assert not await db.store.release(old, error="late")
+    runs = {r.run_id: (r.status, r.error) for r in await db.store.get_runs(SID)}
+    assert runs == {"old": (RunStatus.abandoned, None), "new": (RunStatus.running, None)}
+
+
+async def test_release_refuses_a_status_that_is_not_a_failure(db: BaseDb) -> None:
+    """A released run cannot be recorded completed: UsageError, and the session stays held."""
+    c = await claim(db.store, "r1")
+    with pytest.raises(UsageError, match="error or cancelled"):
+        await db.store.release(c, status=RunStatus.completed)
+    with pytest.raises(SessionBusyError):
+        await claim(db.store, "r2", on_busy="reject")
+
+
+async def test_release_ends_the_member_runs_its_claim_left_running(db: BaseDb) -> None:
+    """Member rows written under the released claim and still running end as the run did; a running row
+    another claim wrote is not this release's to end."""
+    first = await claim(db.store, "earlier")
+    await db.store.commit(first, writes=[RunWrite(run_record("earlier", RunStatus.running))], release=True)
+    c = await claim(db.store, "r1", start=RunWrite(run_record("r1", RunStatus.running), mode="insert"))
+    member = RunWrite(run_record("member", RunStatus.running, parent_run_id="r1"), mode="insert")
+    await db.store.commit(c, writes=[member])
+    assert await db.store.release(c, error="StorageError: down")
+    runs = {r.run_id: (r.status, r.error) for r in await db.store.get_runs(SID)}
+    assert runs == {
+        "earlier": (RunStatus.running, None),
+        "r1": (RunStatus.error, "StorageError: down"),
+        "member": (RunStatus.error, "StorageError: down"),
+    }
+
+
+async def test_takeover_abandons_the_member_runs_the_dead_holder_left_running(db: BaseDb) -> None:
+    """An expired holder's running member rows are abandoned with its own by the claim taking over."""
+    start = RunWrite(run_record("old", RunStatus.running), mode="insert")
+    old = await claim(db.store, "old", lease_seconds=SHORT_LEASE, start=start)
+    member = RunWrite(run_record("member", RunStatus.running, parent_run_id="old"), mode="insert")
+    await db.store.commit(old, writes=[member], lease_seconds=SHORT_LEASE)
+    await take_over(db.store, "new")
+    runs = {r.run_id: r.status for r in await db.store.get_runs(SID)}
+    assert runs == {"old": RunStatus.abandoned, "member": RunStatus.abandoned}

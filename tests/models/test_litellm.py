@@ -376,6 +376,17 @@ async def test_connection_refused_is_a_connection_error() -> None:
 
 
 @pytest.mark.anyio
+async def test_connection_errors_name_the_url_and_the_stage() -> None:
+    """A server that is not there: the error names the model, the URL, and that no response had started."""
+    url = closed_port_url()
+    model = LiteLLM("openai/loopback-model", api_base=url, api_key="sk-test")
+    with pytest.raises(ModelConnectionError) as caught:
+        await model.response(ASK)
+    expected = f"model 'openai/loopback-model' at {url}: no answer (before the response started)"
+    assert expected in str(caught.value)
+
+
+@pytest.mark.anyio
 async def test_timeout_is_a_connection_error() -> None:
     """A server that never answers within ``timeout`` raises ModelConnectionError."""
     with silent_port() as url:
@@ -472,6 +483,57 @@ def test_repr_hides_secret_settings() -> None:
     """A setting whose name suggests a secret is masked in repr."""
     model = LiteLLM("openai/gpt-4o-mini", extra_headers={"Authorization": "Bearer sk-secret"})
     assert "sk-secret" not in repr(model)
+
+
+@pytest.mark.parametrize("setting", ["max_tokens", "max_completion_tokens"])
+def test_repr_shows_token_counts(setting: str) -> None:
+    """Settings that merely mention tokens are shown: secrets are hidden by name, not by substring."""
+    assert f"{setting}=64" in repr(LiteLLM("openai/gpt-4o-mini", **{setting: 64}))
+
+
+@pytest.mark.parametrize(
+    "setting", ["aws_secret_access_key", "aws_session_token", "azure_ad_token", "vertex_credentials"]
+)
+def test_repr_hides_secrets_by_name(setting: str) -> None:
+    """A setting named as a key, token, secret or credentials is masked."""
+    shown = repr(LiteLLM("openai/gpt-4o-mini", **{setting: "s3cr3t"}))
+    assert "s3cr3t" not in shown
+    assert f"{setting}='***'" in shown
+
+
+def test_repr_shows_header_names_not_values() -> None:
+    """extra_headers shows which headers are sent, never their values."""
+    model = LiteLLM("openai/gpt-4o-mini", extra_headers={"Authorization": "Bearer sk-secret", "X-Team": "a"})
+    assert "extra_headers={'Authorization': '***', 'X-Team': '***'}" in repr(model)
+
+
+@pytest.mark.anyio
+async def test_a_model_known_to_lack_tool_support_is_warned_about_once(
+    openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tools offered to a model litellm's map says cannot call them: one warning; the tools still go."""
+    monkeypatch.setattr(kern.models.litellm, "_tool_support_checked", set())
+    model = LiteLLM("openai/gpt-5-chat", api_base=openai_server.base_url, api_key="dummy")
+    openai_server.reply("No tools here.")
+    openai_server.reply("Still none.")
+    with caplog.at_level("WARNING", logger="kern"):
+        await model.response(ASK, tools=[ADD_ITEM])
+        await model.response(ASK, tools=[ADD_ITEM])
+    warned = [r.getMessage() for r in caplog.records if r.name.startswith("kern")]
+    assert warned == ["model.tools_unsupported"]
+    assert all(request["tools"] == [ADD_ITEM.to_openai()] for request in openai_server.requests)
+
+
+@pytest.mark.anyio
+async def test_an_unknown_model_is_not_guessed_about(
+    openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model litellm does not know (most local ones) gets no tool-support warning."""
+    monkeypatch.setattr(kern.models.litellm, "_tool_support_checked", set())
+    openai_server.reply("Fine.")
+    with caplog.at_level("WARNING", logger="kern"):
+        await loopback(openai_server).response(ASK, tools=[ADD_ITEM])
+    assert [r for r in caplog.records if r.name.startswith("kern")] == []
 
 
 def test_immutable() -> None:

@@ -6,7 +6,16 @@ all reach it the same way. Replies come from a FIFO queue (:meth:`OpenAIServer.r
 :meth:`OpenAIServer.fail`), then from ``responder`` when one is set; every request body is recorded
 in ``requests``, its headers (lower-cased names) in ``request_headers``. Streamed answers fragment
 tool calls the way providers do (id and name only on a call's first fragment, fragments of several
-calls interleaved), so the assembly code is exercised.
+calls interleaved), so the assembly code is exercised, and are sent with chunked transfer encoding
+(HTTP/1.1) like llama.cpp's and vLLM's servers, so a stream cut short is an error the client sees.
+
+A reply can script what real servers do at their edges: a ``finish_reason`` (``"length"`` with the
+truncated arguments llama.cpp sends when ``max_tokens`` cuts a tool call), a ``delay`` before
+answering, a ``chunk_delay`` between streamed chunks (a stream that trickles), and ``cut_after``
+(the connection dropped after that many streamed chunks, or before any byte of a whole answer).
+Like llama.cpp and vLLM, the server refuses (HTTP 500, llama.cpp's message) a request whose
+assistant messages carry tool-call arguments that are not a JSON object, and records that as a
+problem: Kern must never send them (``check_arguments=False`` turns the check off).
 
 Usage::
 
@@ -22,6 +31,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -32,6 +42,7 @@ from types import TracebackType
 from typing import Any
 
 NO_REPLY_LEFT = "loopback server: no scripted reply left"
+LLAMACPP_BAD_ARGUMENTS = "Failed to parse tool call arguments as JSON"
 DEFAULT_USAGE = (10, 5)
 ARGUMENT_FRAGMENT = 4  # characters of tool-call arguments per streamed fragment
 POLL_INTERVAL = 0.02  # seconds; how soon stop() is noticed
@@ -45,7 +56,10 @@ class Reply:
     """One scripted answer: text and/or tool calls, or (``status`` >= 400) an error.
 
     A tool call's arguments are a dict (sent as JSON) or a raw string (sent as is, e.g. malformed JSON).
-    ``usage`` is ``(prompt_tokens, completion_tokens)``.
+    ``usage`` is ``(prompt_tokens, completion_tokens)``. ``finish_reason`` replaces the usual one
+    (``"tool_calls"`` or ``"stop"``). ``delay`` is seconds to wait before answering, ``chunk_delay``
+    seconds between streamed chunks; ``cut_after`` drops the connection after that many streamed
+    chunks (0: before the status line, for a whole answer too).
     """
 
     content: str | None = None
@@ -55,6 +69,10 @@ class Reply:
     retry_after: float | str | None = None
     retry_after_ms: float | None = None
     message: str | None = None
+    finish_reason: str | None = None
+    delay: float = 0.0
+    chunk_delay: float = 0.0
+    cut_after: int | None = None
 
     @property
     def is_error(self) -> bool:
@@ -65,7 +83,8 @@ class Reply:
 class OpenAIServer:
     """The loopback server; a context manager that starts it on entry and stops it on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, check_arguments: bool = True) -> None:
+        self.check_arguments = check_arguments
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self.errors: list[str] = []
@@ -122,9 +141,23 @@ class OpenAIServer:
         *,
         tool_calls: Iterable[ToolCallSpec] = (),
         usage: tuple[int, int] | None = None,
+        finish_reason: str | None = None,
+        delay: float = 0.0,
+        chunk_delay: float = 0.0,
+        cut_after: int | None = None,
     ) -> None:
-        """Queue an answer with text, tool calls ``(name, arguments)``, or both."""
-        self._push(Reply(content=content, tool_calls=tuple(tool_calls), usage=usage))
+        """Queue an answer with text, tool calls ``(name, arguments)``, or both (see :class:`Reply`)."""
+        self._push(
+            Reply(
+                content=content,
+                tool_calls=tuple(tool_calls),
+                usage=usage,
+                finish_reason=finish_reason,
+                delay=delay,
+                chunk_delay=chunk_delay,
+                cut_after=cut_after,
+            )
+        )
 
     def fail(
         self,
@@ -133,13 +166,21 @@ class OpenAIServer:
         retry_after: float | str | None = None,
         retry_after_ms: float | None = None,
         message: str | None = None,
+        delay: float = 0.0,
     ) -> None:
         """Queue an HTTP error, optionally with ``Retry-After`` / ``retry-after-ms`` headers.
 
-        ``retry_after`` is seconds, or a string sent as is (an HTTP date, or garbage).
+        ``retry_after`` is seconds, or a string sent as is (an HTTP date, or garbage); ``message`` is
+        the error body's message; ``delay`` seconds pass before the answer.
         """
         self._push(
-            Reply(status=status, retry_after=retry_after, retry_after_ms=retry_after_ms, message=message)
+            Reply(
+                status=status,
+                retry_after=retry_after,
+                retry_after_ms=retry_after_ms,
+                message=message,
+                delay=delay,
+            )
         )
 
     @property
@@ -173,6 +214,11 @@ class OpenAIServer:
         with self._lock:
             self.requests.append(request)
             self.request_headers.append(headers)
+        refusal = _invalid_arguments(request) if self.check_arguments else None
+        if refusal is not None:  # refused before generating, as llama.cpp does: no scripted reply is used
+            self._error(f"loopback server: request {len(self.requests)} {refusal}")
+            return Reply(status=500, message=f"{LLAMACPP_BAD_ARGUMENTS}: {refusal}")
+        with self._lock:
             if self._queue:
                 return self._queue.popleft()
             responder = self.responder
@@ -203,6 +249,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
+    protocol_version = "HTTP/1.1"  # chunked streams, as real servers send them
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: tests assert on ``requests`` instead."""
@@ -222,7 +269,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(owner._error(f"loopback server: request body is not JSON: {exc}"))
             return
         reply = owner._answer(request, {name.lower(): value for name, value in self.headers.items()})
-        if reply.is_error:
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.cut_after == 0:
+            self._drop()
+        elif reply.is_error:
             self._send_error(reply)
         else:
             calls = [(owner._next_call_id(), name, _arguments(args)) for name, args in reply.tool_calls]
@@ -251,6 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -260,12 +312,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
         self.end_headers()
-        for chunk in _chunks(request, reply, calls):
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-        self.wfile.write(b"data: [DONE]\n\n")
+        events = [f"data: {json.dumps(chunk)}\n\n" for chunk in _chunks(request, reply, calls)]
+        try:
+            for sent, event in enumerate([*events, "data: [DONE]\n\n"]):
+                if reply.cut_after is not None and sent >= reply.cut_after:
+                    self._drop()  # mid-body: the client sees an incomplete chunked read
+                    return
+                if sent and reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+                self._write_chunk(event.encode())
+            self._write_chunk(b"")
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout): stop quietly
+            self.close_connection = True
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+    def _drop(self) -> None:
+        """Close the connection at once, as a server that was killed does."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
 
 
 # -- the OpenAI wire format ------------------------------------------------------------------------
@@ -278,7 +349,7 @@ def _completion(request: dict[str, Any], reply: Reply, calls: list[tuple[str, st
             {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
             for call_id, name, arguments in calls
         ]
-    choice = {"index": 0, "message": message, "finish_reason": _finish_reason(calls)}
+    choice = {"index": 0, "message": message, "finish_reason": _finish_reason(reply, calls)}
     return _envelope(request, "chat.completion", [choice]) | {"usage": _usage(reply)}
 
 
@@ -294,7 +365,7 @@ def _chunks(
         yield chunk({"content": piece})
     for fragment in _interleaved_fragments(calls):
         yield chunk({"tool_calls": [fragment]})
-    yield chunk({}, _finish_reason(calls))
+    yield chunk({}, _finish_reason(reply, calls))
     if (request.get("stream_options") or {}).get("include_usage"):
         yield _envelope(request, "chat.completion.chunk", []) | {"usage": _usage(reply)}
 
@@ -338,8 +409,29 @@ def _usage(reply: Reply) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _finish_reason(calls: Sequence[object]) -> str:
+def _finish_reason(reply: Reply, calls: Sequence[object]) -> str:
+    if reply.finish_reason is not None:
+        return reply.finish_reason
     return "tool_calls" if calls else "stop"
+
+
+def _invalid_arguments(request: dict[str, Any]) -> str | None:
+    """What is wrong with the tool-call arguments of the request's assistant messages, if anything.
+
+    llama.cpp parses them to render its chat template (vLLM does the same) and refuses the whole
+    request when one is not JSON; a JSON value that is not an object fails most templates too.
+    """
+    for position, message in enumerate(request.get("messages") or []):
+        for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
+            arguments = ((call or {}).get("function") or {}).get("arguments")
+            try:
+                parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                where = f"message {position}"
+                return f"carries tool call arguments that are not a JSON object in {where}: {arguments!r}"
+    return None
 
 
 def _arguments(arguments: dict[str, Any] | str) -> str:

@@ -156,13 +156,15 @@ def test_run_refuses_an_unknown_database_scheme(capsys: pytest.CaptureFixture[st
 def test_failed_run_says_how_to_resume_it(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A failing step exits 1 and prints the resume command with the run id and the database."""
+    """A failing step exits 1 and prints the resume command with the run id, definition, database, user."""
     monkeypatch.setenv(yaml_targets.FAIL_VARIABLE, "1")
-    assert cli.main(["workflow", "run", str(FETCH_LAST), "--input", "news", "--db", db_url]) == 1
+    argv = ["--input", "news", "--db", db_url, "--user-id", "ava"]
+    assert cli.main(["workflow", "run", str(FETCH_LAST), *argv]) == 1
     captured = capsys.readouterr()
     run_id = run_id_in(captured.err)
     assert captured.out == ""
-    assert f"kern: resume it with: kern workflow resume {run_id} --db {db_url}" in captured.err.splitlines()
+    hint = f"kern: resume it with: kern workflow resume {run_id} {FETCH_LAST} --db {db_url} --user-id ava"
+    assert hint in captured.err.splitlines()
 
 
 def test_resume_hint_leaves_out_a_database_not_given(
@@ -173,7 +175,7 @@ def test_resume_hint_leaves_out_a_database_not_given(
     monkeypatch.setenv(yaml_targets.FAIL_VARIABLE, "1")
     assert cli.main(["workflow", "run", str(FETCH_LAST), "--input", "news"]) == 1
     err = capsys.readouterr().err
-    assert f"kern: resume it with: kern workflow resume {run_id_in(err)}" in err.splitlines()
+    assert f"kern: resume it with: kern workflow resume {run_id_in(err)} {FETCH_LAST}" in err.splitlines()
 
 
 def test_failed_run_shows_the_steps_own_traceback(
@@ -188,19 +190,33 @@ def test_failed_run_shows_the_steps_own_traceback(
     assert "_engine.py" not in err
 
 
+def test_a_step_calling_sys_exit_fails_the_command(
+    db_url: str, db_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A step's ``sys.exit(0)`` ends the run as failed: the command exits non-zero, the rows say error."""
+    target = "tests.workflow.yaml_targets:exiting"
+    assert cli.main(["workflow", "run", target, "--input", "news", "--db", db_url]) == 1
+    err = capsys.readouterr().err
+    assert "SystemExit" in err
+    db = SqliteDb(db_file=db_file)
+    (session,) = db.get_sessions(SessionType.WORKFLOW)
+    assert [run.status.value for run in db.get_runs(session.session_id)] == ["error"]
+
+
 # --- resume ---------------------------------------------------------------------------------------------
 
 
-def test_resume_finds_the_file_the_run_recorded(
+def test_resume_loads_the_definition_it_is_given(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without ``--file``, resume loads the YAML file from the journal and completes the run."""
+    """``resume RUN_ID FILE`` loads FILE and completes the run from its failed step."""
     run_id = failed_run(db_url, monkeypatch, capsys)
-    assert cli.main(["workflow", "resume", run_id, "--db", db_url]) == 0
+    assert cli.main(["workflow", "resume", run_id, str(FETCH_LAST), "--db", db_url]) == 0
     captured = capsys.readouterr()
     assert captured.out == "fetched news\n"
     assert "kern: start [0] replayed" in captured.err.splitlines()
     assert "kern: fetch [1] completed" in captured.err.splitlines()
+    assert "warning" not in captured.err  # the file is the one the run recorded
 
 
 def test_resume_does_not_run_completed_steps_again(
@@ -208,39 +224,127 @@ def test_resume_does_not_run_completed_steps_again(
 ) -> None:
     """After the resume each step counts one call: the completed one did not run again."""
     run_id = failed_run(db_url, monkeypatch, capsys)
-    assert cli.main(["workflow", "resume", run_id, "--db", db_url]) == 0
+    assert cli.main(["workflow", "resume", run_id, str(FETCH_LAST), "--db", db_url]) == 0
     with SqliteDb(db_file=db_file) as db:
         [session] = db.get_sessions()
     assert session.session_state["calls"] == {"shout": 1, "fetch": 1}
 
 
-def test_resume_with_file_uses_that_definition(
+def test_resume_without_the_definition_is_a_usage_error(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--file`` names the definition to resume with, whatever the run recorded."""
+    """``resume RUN_ID`` alone is refused by the argument parser: the definition is never looked up."""
     run_id = failed_run(db_url, monkeypatch, capsys)
-    assert cli.main(["workflow", "resume", run_id, "--db", db_url, "--file", str(FETCH_LAST)]) == 0
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["workflow", "resume", run_id, "--db", db_url])
+    assert exited.value.code == 2
+    assert "FILE_OR_MODULE" in capsys.readouterr().err
+
+
+def test_resume_never_imports_the_source_the_database_recorded(
+    db_url: str,
+    db_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A journal row naming a module that acts on import: resuming (with or without the definition)
+    never imports it, and a differing recorded source is only a warning."""
+    run_id = failed_run(db_url, monkeypatch, capsys)
+    marker = tmp_path / "imported.marker"
+    hostile = "kern_test_hostile_source"
+    (tmp_path / f"{hostile}.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('imported')\nworkflow = None\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _set_recorded_source(db_file, run_id, f"{hostile}:workflow")
+    with pytest.raises(SystemExit):
+        cli.main(["workflow", "resume", run_id, "--db", db_url])
+    assert cli.main(["workflow", "resume", run_id, str(FETCH_LAST), "--db", db_url]) == 0
+    assert not marker.exists()
+    assert hostile not in sys.modules
+    err = capsys.readouterr().err
+    assert f"kern: warning: run {run_id} recorded its workflow as '{hostile}:workflow'" in err
+
+
+def test_resume_with_another_workflow_is_refused_naming_both(
+    db_url: str, db_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A definition whose id is not the run's exits 1 naming both workflows, and runs nothing."""
+    run_id = failed_run(db_url, monkeypatch, capsys)
+    assert cli.main(["workflow", "resume", run_id, str(FUNCTIONS_ONLY), "--db", db_url]) == 1
+    err = capsys.readouterr().err
+    assert f"kern: error: run {run_id} is a run of workflow 'fetch-last' (recorded as defined in " in err
+    assert f"not of 'functions-only' ({FUNCTIONS_ONLY}); nothing was resumed" in err
+    assert "warning" not in err
+    with SqliteDb(db_file=db_file) as db:
+        [session] = db.get_sessions()
+    assert session.session_state["calls"] == {"shout": 1}  # as the failed run left it: nothing ran
+
+
+def test_resume_with_a_copy_of_the_file_warns_and_resumes(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same workflow from another file: a warning naming both sources, then the run completes."""
+    run_id = failed_run(db_url, monkeypatch, capsys)
+    copy = tmp_path / "moved.yaml"
+    copy.write_text(FETCH_LAST.read_text())
+    assert cli.main(["workflow", "resume", run_id, str(copy), "--db", db_url]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "fetched news\n"
+    assert f"recorded its workflow as {str(FETCH_LAST.resolve())!r}; resuming it with {str(copy)!r}" in (
+        captured.err
+    )
+
+
+def test_resume_is_for_the_runs_owner_only(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run of user ava resumes with ``--user-id ava``; without it (anonymous) or as bob it is refused."""
+    monkeypatch.setenv(yaml_targets.FAIL_VARIABLE, "1")
+    argv = ["--input", "news", "--db", db_url, "--user-id", "ava"]
+    assert cli.main(["workflow", "run", str(FETCH_LAST), *argv]) == 1
+    run_id = run_id_in(capsys.readouterr().err)
+    monkeypatch.delenv(yaml_targets.FAIL_VARIABLE)
+    resume = ["workflow", "resume", run_id, str(FETCH_LAST), "--db", db_url]
+    assert cli.main(resume) == 1
+    assert "belongs to another user than None" in capsys.readouterr().err
+    assert cli.main([*resume, "--user-id", "bob"]) == 1
+    assert "belongs to another user than 'bob'" in capsys.readouterr().err
+    assert cli.main([*resume, "--user-id", "ava"]) == 0
     assert capsys.readouterr().out == "fetched news\n"
 
 
 def test_resume_of_an_unknown_run_is_an_error(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A run id the database does not hold is reported as such."""
-    assert cli.main(["workflow", "resume", "nope", "--db", db_url]) == 1
+    assert cli.main(["workflow", "resume", "nope", str(FETCH_LAST), "--db", db_url]) == 1
     assert capsys.readouterr().err == "kern: error: there is no run 'nope' in this database\n"
 
 
-def test_resume_without_a_recorded_source_asks_for_file(
+def test_resume_of_a_run_that_recorded_no_source_needs_only_the_definition(
     db_file: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A run of a Workflow built without ``source`` cannot be found again without ``--file``."""
+    """A run of a Workflow built without ``source`` resumes with the definition given, without a warning."""
     monkeypatch.setenv(yaml_targets.FAIL_VARIABLE, "1")
     with SqliteDb(db_file=db_file) as db:
-        workflow = Workflow(name="anonymous", steps=[yaml_targets.fetch], db=db)
+        workflow = Workflow(name="from-python", steps=[yaml_targets.fetch, yaml_targets.shout], db=db)
         with pytest.raises(RuntimeError):
             workflow.run("x")
         [run] = db.get_runs(workflow.default_session_id)
-    assert cli.main(["workflow", "resume", run.run_id, "--db", db_url]) == 1
-    assert "name it with --file" in capsys.readouterr().err
+    monkeypatch.delenv(yaml_targets.FAIL_VARIABLE)
+    assert cli.main(["workflow", "resume", run.run_id, PYTHON_WORKFLOW, "--db", db_url]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "FETCHED X\n"
+    assert "warning" not in captured.err
+
+
+def test_resume_help_names_the_definition_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    """``kern workflow resume --help`` shows RUN_ID FILE_OR_MODULE and --user-id."""
+    with pytest.raises(SystemExit):
+        cli.main(["workflow", "resume", "--help"])
+    out = capsys.readouterr().out
+    assert "RUN_ID FILE_OR_MODULE" in out
+    assert "--user-id" in out
 
 
 # --- as a process ---------------------------------------------------------------------------------------
@@ -298,3 +402,19 @@ def _recorded_source(db_file: Path, run_id: str) -> object:
     assert found is not None
     [root] = [row for row in found[1] if row.step_path == "run"]
     return root.decision["source"]
+
+
+def _set_recorded_source(db_file: Path, run_id: str, source: str) -> None:
+    """Rewrite the ``source`` in the run's journal row, as whoever can write the database could."""
+    from sqlalchemy import update
+
+    with SqliteDb(db_file=db_file) as db:
+        steps = db.store.tables.workflow_steps
+        statement = (
+            update(steps)
+            .where(steps.c.run_id == run_id, steps.c.step_path == "run")
+            .values(decision={"source": source})
+        )
+        with db._executor.engine.begin() as conn:  # pyright: ignore[reportPrivateUsage]
+            assert conn.execute(statement).rowcount == 1
+    assert _recorded_source(db_file, run_id) == source

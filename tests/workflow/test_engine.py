@@ -383,3 +383,30 @@ def test_print_response_shows_each_step_and_the_answer(capsys: pytest.CaptureFix
     assert "first [0] completed" in printed
     assert "greet [1] completed" in printed
     assert "hello from the last step" in printed
+
+
+@pytest.mark.anyio
+async def test_system_exit_in_a_step_of_a_streamed_run_reaches_the_consumer_and_is_recorded(
+    agent_db: SyncDb,
+) -> None:
+    """A step raising SystemExit ends a streamed run with it; the step's row and the run's say error."""
+
+    def leave(step_input: StepInput) -> str:
+        raise SystemExit(7)
+
+    workflow = Workflow(name="w", db=agent_db, steps=[Step(name="first", executor=lambda _: "ok"), leave])
+    run_ids: list[str] = []
+
+    async def consume() -> None:
+        async for event in workflow.arun("go", stream=True):
+            run_ids.append(event.run_id)
+
+    with pytest.raises(SystemExit) as raised:
+        await consume()
+    assert raised.value.code == 7
+    rows = await journal(workflow, run_ids[0])
+    assert rows["0"].status is StepStatus.completed
+    assert rows["1"].status is StepStatus.error
+    assert "SystemExit" in (rows["1"].error or "")
+    (run,) = agent_db.get_runs(workflow.session_id)
+    assert run.status is RunStatus.error

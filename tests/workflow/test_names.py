@@ -155,3 +155,23 @@ def test_derived_names_depend_only_on_the_definition() -> None:
         return [names(workflow), [node.name for node in condition.steps]]
 
     assert tree(build()) == tree(build()) == [["condition", "router"], ["loop", "loop_2"]]
+
+
+def test_a_step_takes_its_name_from_what_it_runs_when_given_none() -> None:
+    """``Step(executor=fn)`` and ``Step(agent=...)`` need no name (Agno's is optional): they take the
+    function's or the agent's, numbered among siblings that share it."""
+    from kern.agent import Agent
+    from kern.testing import ScriptedModel
+    from kern.workflow import Step
+
+    writer = Agent(name="Writer", model=ScriptedModel("x"))
+    workflow = Workflow(
+        name="w",
+        steps=[
+            Step(executor=step),
+            Step(executor=step),
+            Step(agent=writer),
+            Step(name="step", executor=step),
+        ],
+    )
+    assert names(workflow) == ["step_2", "step_3", "Writer", "step"]

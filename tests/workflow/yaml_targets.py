@@ -74,3 +74,11 @@ helper_team = Team(name="Crew", model=ScriptedModel("done"), members=[helper_age
 
 workflow = Workflow(name="from-python", steps=[fetch, shout])
 """A Python workflow without ``source``: ``kern workflow`` fills it in as its import path."""
+
+
+def leave(step_input: StepInput) -> str:
+    raise SystemExit(0)
+
+
+exiting = Workflow(name="exiting", steps=[fetch, leave])
+"""A workflow whose second step calls ``sys.exit(0)``."""

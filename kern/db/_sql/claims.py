@@ -45,7 +45,8 @@ def try_claim(
 ) -> Claim | Busy | Replay:
     """Create the session if needed and lease it to ``run_id``, or say who holds it.
 
-    A holder whose lease expired is taken over: its run is marked ``abandoned`` in the same transaction.
+    A holder whose lease expired is taken over: the runs it left ``running`` (its own and its members',
+    the rows written under its fencing token) are marked ``abandoned`` in the same transaction.
     ``start`` (the run's row and first messages) is written in that transaction too, once the lease is won.
     When ``start`` carries an idempotency key that a completed run of the session already has, that run
     is returned as a Replay and nothing is claimed; a run with the key that did not complete gives it up.
@@ -64,11 +65,11 @@ def try_claim(
     if owner is not None and expiry > stamp:  # a resumed run waits for its dead self's lease too
         return Busy(holder_run_id=owner, expires_at=expiry)
     abandoned = owner if owner not in (None, run_id) else None
-    if abandoned is not None:
+    if owner is not None:  # expired; a resume taking over its dead self sets its own row running below
         conn.execute(
-            update(t.runs)
-            .where(t.runs.c.run_id == abandoned, t.runs.c.status == RunStatus.running.value)
-            .values(status=RunStatus.abandoned.value, updated_at=stamp)
+            _left_running(t, session_id, row["lease_token"]).values(
+                status=RunStatus.abandoned.value, updated_at=stamp
+            )
         )
     key = start.run.idempotency_key if start is not None else None
     if key is not None and (replay := _replay(conn, t, row, key)) is not None:
@@ -124,10 +125,47 @@ def renew(conn: Connection, t: Tables, claim: Claim, lease_seconds: float) -> fl
     return expires_at
 
 
-def release(conn: Connection, t: Tables, claim: Claim) -> bool:
-    """Give the session up; False when the claim had already been taken over."""
+RELEASED_WITHOUT_ENDING = "the run gave its session up without recording how it ended"
+"""The error a released run's row gets when the release is not told why the run ended."""
+
+
+def release(
+    conn: Connection,
+    t: Tables,
+    claim: Claim,
+    *,
+    status: RunStatus = RunStatus.error,
+    error: str | None = None,
+) -> bool:
+    """Give the session up; False when the claim had already been taken over.
+
+    A run that releases its claim instead of ending in a final commit failed to record itself (a
+    run's final commit releases the claim in its own transaction, and so does a pause): the rows it
+    left ``running`` (its own, and its members' written under its fencing token) get ``status``
+    (error, or cancelled) and ``error`` in this transaction, so no row stays ``running`` once nobody
+    holds the session. Fenced: after a takeover the new holder's claim already marked them abandoned,
+    and nothing is written here.
+    """
+    if status not in (RunStatus.error, RunStatus.cancelled):
+        raise UsageError(f"a released run ends as error or cancelled, not {RunStatus(status).value}")
     result = conn.execute(_held(t, claim, update(t.sessions)).values(lease_owner=None, lease_expires_at=None))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    conn.execute(
+        _left_running(t, claim.session_id, claim.token).values(
+            status=status.value, error=error or RELEASED_WITHOUT_ENDING, updated_at=now()
+        )
+    )
+    return True
+
+
+def _left_running(t: Tables, session_id: str, token: int) -> Any:
+    """UPDATE of the session's runs still ``running`` that were written under the claim ``token``."""
+    return update(t.runs).where(
+        t.runs.c.session_id == session_id,
+        t.runs.c.fence_token == token,
+        t.runs.c.status == RunStatus.running.value,
+    )
 
 
 def commit(
@@ -261,7 +299,7 @@ def _write_run(conn: Connection, t: Tables, claim: Claim, write: RunWrite, stamp
                 "user_id": claim.user_id,
                 "seq": write.first_seq + i,
                 "role": message.role,
-                "message": message.to_record(),
+                "message": encode(message.to_record(), path="message"),  # a NUL in text: tagged
                 "created_at": stamp,
             }
             for i, message in enumerate(write.messages)

@@ -16,7 +16,8 @@ from kern.db._sql.dialect import upsert_statement
 from kern.db._sql.rows import run_from_row
 from kern.db._sql.sessions import owner_filter
 from kern.db._sql.tables import Tables
-from kern.db.records import Claim
+from kern.db.records import Claim, Owner, OwnerFilter
+from kern.exceptions import SessionOwnershipError
 from kern.session.codec import decode, encode
 from kern.session.schema import RunRecord, StepRecord
 from kern.session.status import StepStatus
@@ -55,24 +56,48 @@ def write_steps(conn: Connection, t: Tables, claim: Claim, steps: Sequence[StepR
 
 
 def read_journal(
-    conn: Connection, t: Tables, run_id: str, user_id: str | None
+    conn: Connection, t: Tables, run_id: str, owner: OwnerFilter
 ) -> tuple[RunRecord, list[StepRecord]] | None:
-    """The run ``run_id`` with its journal rows (in the order they started); None if there is no such run.
+    """The run ``run_id`` with its journal rows (in the order they started); None if there is no such run
+    of ``owner`` (ANY_USER: of anyone; the management API's read)."""
+    stmt = select(t.runs).where(t.runs.c.run_id == run_id, owner_filter(t.runs.c.user_id, owner))
+    row = conn.execute(stmt).mappings().first()
+    return (run_from_row(row), _steps(conn, t, run_id)) if row is not None else None
 
-    With ``user_id``, a run of another user's session is None too.
+
+def journal_of(
+    conn: Connection, t: Tables, run_id: str, user_id: Owner
+) -> tuple[RunRecord, list[StepRecord]] | None:
+    """What a resume of ``run_id`` by exactly ``user_id`` (None: the anonymous owner) reads: the run and
+    its journal rows; None if there is no such run.
+
+    A run whose session another owner holds raises SessionOwnershipError, as a run on that session
+    would: a resume never reads (let alone continues) another user's run.
     """
-    stmt = select(t.runs).where(t.runs.c.run_id == run_id)
-    if user_id is not None:
-        stmt = stmt.where(owner_filter(t.runs.c.user_id, user_id))
+    stmt = (
+        select(t.runs, t.sessions.c.user_id.label("session_owner"))
+        .join(t.sessions, t.sessions.c.session_id == t.runs.c.session_id)
+        .where(t.runs.c.run_id == run_id)
+    )
     row = conn.execute(stmt).mappings().first()
     if row is None:
         return None
-    steps = conn.execute(
+    if row["session_owner"] != user_id or row["user_id"] != user_id:
+        raise SessionOwnershipError(
+            f"run {run_id!r} is on session {row['session_id']!r}, which belongs to another user than "
+            f"{user_id!r}; nothing was resumed",
+            session_id=row["session_id"],
+        )
+    return run_from_row(row), _steps(conn, t, run_id)
+
+
+def _steps(conn: Connection, t: Tables, run_id: str) -> list[StepRecord]:
+    rows = conn.execute(
         select(t.workflow_steps)
         .where(t.workflow_steps.c.run_id == run_id)
         .order_by(t.workflow_steps.c.started_at, t.workflow_steps.c.step_path)
     ).mappings()
-    return run_from_row(row), [_step_from_row(step) for step in steps]
+    return [_step_from_row(step) for step in rows]
 
 
 def _step_from_row(row: Any) -> StepRecord:

@@ -104,8 +104,9 @@ def run_from_row(row: RowMapping) -> RunRecord:
 
 
 def message_from_json(data: Any) -> Message:
-    """A validated Message from its stored JSON."""
+    """A validated Message from its stored JSON (encoded by the state codec, so text holding a NUL,
+    which PostgreSQL's JSONB refuses, is stored tagged)."""
     try:
-        return Message.model_validate(data)
+        return Message.model_validate(decode(data))
     except ValidationError as exc:
         raise StorageError(f"a stored message is malformed: {exc}") from exc

@@ -1,8 +1,10 @@
 """The session management API, written once against a sync ``Connection``.
 
-Ownership: with ``user_id`` given, reads see only that user's sessions (another user's session reads as
-absent) and writes to another user's session raise :class:`SessionOwnershipError` having changed
-nothing. ``user_id=None`` means no owner filter (an administrator's view), as in the seeds.
+Ownership: reads see only the sessions of the ``owner`` given (another user's session reads as absent)
+and writes to another user's session raise :class:`SessionOwnershipError` having changed nothing. The
+owner is exact (None is the anonymous owner, SQL NULL); only :data:`~kern.db.records.ANY_USER` means
+no owner filter (an administrator's view), which the public faces pass for ``user_id=None`` as in the
+seeds. The runtime's claim (:func:`lock_or_create`) always takes an exact owner.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, Select, delete, se
 from kern.db._sql.dialect import for_update, insert_ignore, lower
 from kern.db._sql.rows import message_from_json, run_from_row, session_from_row
 from kern.db._sql.tables import Tables
+from kern.db.records import ANY_USER, Owner, OwnerFilter
 from kern.exceptions import SessionOwnershipError, UsageError
 from kern.models.message import Message
 from kern.session.codec import encode_state
@@ -25,9 +28,19 @@ SortBy = Literal["created_at", "updated_at"]
 SortOrder = Literal["asc", "desc"]
 
 
-def owner_filter(column: ColumnElement[Any], user_id: str | None) -> ColumnElement[bool]:
-    """The owner predicate of the management API: none when ``user_id`` is None."""
-    return true() if user_id is None else column == user_id
+def owner_filter(column: ColumnElement[Any], owner: OwnerFilter) -> ColumnElement[bool]:
+    """The owner predicate: none for ANY_USER, else exactly ``owner`` (None: IS NULL).
+
+    ``IS NULL`` and ``=`` (not ``IS NOT DISTINCT FROM``) so PostgreSQL can use the owner indexes.
+    """
+    if owner is ANY_USER:
+        return true()
+    return exact_owner(column, owner)
+
+
+def exact_owner(column: ColumnElement[Any], owner: Owner) -> ColumnElement[bool]:
+    """The runtime's owner predicate: rows of exactly ``owner``, the anonymous (NULL) owner for None."""
+    return column.is_(None) if owner is None else column == owner
 
 
 ID_LIMIT = 255
@@ -51,17 +64,17 @@ def type_value(session_type: SessionType | str) -> str:
 
 
 def get_session(
-    conn: Connection, t: Tables, session_id: str, session_type: SessionType | None, user_id: str | None
+    conn: Connection, t: Tables, session_id: str, session_type: SessionType | None, owner: OwnerFilter
 ) -> Session | None:
-    """One session with its messages and runs, or None when absent (or not the caller's)."""
+    """One session with its messages and runs, or None when absent (or not ``owner``'s)."""
     stmt = select(t.sessions).where(t.sessions.c.session_id == session_id)
-    stmt = stmt.where(owner_filter(t.sessions.c.user_id, user_id))
+    stmt = stmt.where(owner_filter(t.sessions.c.user_id, owner))
     if session_type is not None:
         stmt = stmt.where(t.sessions.c.session_type == type_value(session_type))
     row = conn.execute(stmt).mappings().first()
     if row is None:
         return None
-    runs = runs_of(conn, t, session_id, None)
+    runs = runs_of(conn, t, session_id, ANY_USER)  # the session's own runs: its owner was checked above
     return session_from_row(row, messages_of(conn, t, [session_id]).get(session_id, []), runs)
 
 
@@ -70,7 +83,7 @@ def get_sessions(
     t: Tables,
     *,
     session_type: SessionType | None,
-    user_id: str | None,
+    owner: OwnerFilter,
     component_id: str | None,
     session_name: str | None,
     start_timestamp: int | None,
@@ -81,7 +94,7 @@ def get_sessions(
     sort_order: SortOrder,
 ) -> list[Session]:
     """Sessions matching every filter given, sorted and paged; messages loaded in one query, no runs."""
-    stmt = select(t.sessions).where(owner_filter(t.sessions.c.user_id, user_id))
+    stmt = select(t.sessions).where(owner_filter(t.sessions.c.user_id, owner))
     if session_type is not None:
         stmt = stmt.where(t.sessions.c.session_type == type_value(session_type))
     if component_id is not None:
@@ -138,37 +151,37 @@ def rename_session(
     session_id: str,
     session_type: SessionType | None,
     session_name: str,
-    user_id: str | None,
+    owner: OwnerFilter,
 ) -> Session | None:
     """Give the session a new name; None when there is no such session of that type."""
     fits(session_name=session_name)
-    if not _exists_for_write(conn, t, session_id, user_id, session_type):
+    if not _exists_for_write(conn, t, session_id, owner, session_type):
         return None
     conn.execute(
         update(t.sessions)
         .where(t.sessions.c.session_id == session_id)
         .values(session_name=session_name, updated_at=now())
     )
-    return get_session(conn, t, session_id, session_type, user_id)
+    return get_session(conn, t, session_id, session_type, owner)
 
 
-def delete_session(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> bool:
+def delete_session(conn: Connection, t: Tables, session_id: str, owner: OwnerFilter) -> bool:
     """Delete the session with its runs, messages and journal; False when there was none."""
-    if not _exists_for_write(conn, t, session_id, user_id, None):
+    if not _exists_for_write(conn, t, session_id, owner, None):
         return False
     conn.execute(delete(t.sessions).where(t.sessions.c.session_id == session_id))
     return True
 
 
-def delete_sessions(conn: Connection, t: Tables, session_ids: Sequence[str], user_id: str | None) -> int:
+def delete_sessions(conn: Connection, t: Tables, session_ids: Sequence[str], owner: OwnerFilter) -> int:
     """Delete several sessions at once, all or none; returns how many existed."""
     ids = list(dict.fromkeys(session_ids))
     stmt = for_update(
         conn, select(t.sessions.c.session_id, t.sessions.c.user_id).where(t.sessions.c.session_id.in_(ids))
     )
     rows = conn.execute(stmt).all()
-    for found_id, owner in rows:
-        _check_owner(found_id, owner, user_id)
+    for found_id, found_owner in rows:
+        _check_owner(found_id, found_owner, owner)
     conn.execute(delete(t.sessions).where(t.sessions.c.session_id.in_(ids)))
     return len(rows)
 
@@ -251,16 +264,16 @@ def lock_or_create(
     return row, created
 
 
-def runs_of(conn: Connection, t: Tables, session_id: str, user_id: str | None) -> list[RunRecord]:
-    """Every run of a session, oldest first."""
-    stmt = select(t.runs).where(t.runs.c.session_id == session_id, owner_filter(t.runs.c.user_id, user_id))
+def runs_of(conn: Connection, t: Tables, session_id: str, owner: OwnerFilter) -> list[RunRecord]:
+    """Every run of a session (of ``owner``'s), oldest first."""
+    stmt = select(t.runs).where(t.runs.c.session_id == session_id, owner_filter(t.runs.c.user_id, owner))
     return [
         run_from_row(r) for r in conn.execute(stmt.order_by(t.runs.c.created_at, t.runs.c.run_id)).mappings()
     ]
 
 
 def _exists_for_write(
-    conn: Connection, t: Tables, session_id: str, user_id: str | None, session_type: SessionType | None
+    conn: Connection, t: Tables, session_id: str, owner: OwnerFilter, session_type: SessionType | None
 ) -> bool:
     """Lock the row and check its owner; False when the session (of that type) does not exist."""
     stmt = select(t.sessions.c.user_id, t.sessions.c.session_type).where(
@@ -269,14 +282,14 @@ def _exists_for_write(
     row = conn.execute(for_update(conn, stmt)).first()
     if row is None or (session_type is not None and row.session_type != type_value(session_type)):
         return False
-    _check_owner(session_id, row.user_id, user_id)
+    _check_owner(session_id, row.user_id, owner)
     return True
 
 
-def _check_owner(session_id: str, owner: str | None, user_id: str | None) -> None:
-    if user_id is not None and owner != user_id:
+def _check_owner(session_id: str, found: str | None, owner: OwnerFilter) -> None:
+    if owner is not ANY_USER and found != owner:
         raise SessionOwnershipError(
-            f"session {session_id!r} belongs to another user than {user_id!r}; nothing was changed",
+            f"session {session_id!r} belongs to another user than {owner!r}; nothing was changed",
             session_id=session_id,
         )
 
