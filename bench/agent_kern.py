@@ -1,7 +1,10 @@
 """Kern's agent worker: ``.venv/bin/python bench/agent_kern.py {construct,run,arun,persisted} REPEAT``.
 
 The model is Kern's own ``kern.testing.FunctionModel``, answering instantly with the shared script
-(``_agent_common``): a tool call when the last message is the user's, else the text answer.
+(``_agent_common``): a tool call when the last message is the user's, else the text answer. It is built
+with ``record=False``: it keeps no requests and copies no messages, so the time is Kern's, not its test
+double's. The tools are plain functions, so Kern runs them in a worker thread, as agno's ``arun`` does
+(``asyncio.to_thread`` for a sync tool).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ script = scripted(weather_reply)
 
 
 def construct() -> Agent:
-    return Agent(model=FunctionModel(script), tools=TOOLS, instructions=INSTRUCTIONS)
+    return Agent(model=FunctionModel(script, record=False), tools=TOOLS, instructions=INSTRUCTIONS)
 
 
 def agent(db_file: Path | None = None, history: bool = False) -> Agent:
@@ -49,7 +52,7 @@ def agent(db_file: Path | None = None, history: bool = False) -> Agent:
 
         db = SqliteDb(db_file=db_file)
     return Agent(
-        model=FunctionModel(script),
+        model=FunctionModel(script, record=False),
         tools=TOOLS,
         instructions=INSTRUCTIONS,
         db=db,

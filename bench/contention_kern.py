@@ -39,7 +39,7 @@ def agent(store: Store) -> Agent:
         assert store.db_url is not None
         db = (AsyncPostgresDb if store.face == "async" else PostgresDb)(store.db_url, db_schema=store.schema)
     return Agent(
-        model=FunctionModel(scripted(append_reply)),
+        model=FunctionModel(scripted(append_reply), record=False),
         tools=[append],
         db=db,
         session_state={"items": []},

@@ -2,11 +2,13 @@
 
 The team and the measures are in ``_team_common``. ``kern.team.Team`` in its default ``coordinate``
 mode, no ``max_concurrency`` bound; every model is ``kern.testing.FunctionModel`` answering the shared
-scripts; members are ``kern.agent.Agent``s with ``id="m0"``.. (the ids the coordinator delegates to)
-and, for the append measure, the ``append_item`` or ``append_item_copy`` tool, which takes the run's
-``session_state`` (the team's one live state, every member's tool calls under the session's lock). No
-history anywhere. The stores are Kern's async faces (``AsyncSqliteDb``, ``AsyncPostgresDb``); the state
-is read back with the db's own ``get_session``.
+scripts, built with ``record=False`` (no requests kept, no messages copied); members are
+``kern.agent.Agent``s with ``id="m0"``.. (the ids the coordinator delegates to) and, for the append
+measure, the ``append_item`` or ``append_item_copy`` tool, which takes the run's ``session_state`` (the
+team's one live state, every member's tool calls under the session's lock) and runs in a worker thread,
+as agno's ``arun`` runs a sync tool (``asyncio.to_thread``). No history anywhere. The stores are Kern's
+async faces (``AsyncSqliteDb``, ``AsyncPostgresDb``); the state is read back with the db's own
+``get_session``.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def scripted(reply: Callable[[list[str]], Script]) -> FunctionModel:
         answer = reply([m.role for m in request.messages])
         return answer if isinstance(answer, str) else [tool_call(name, args) for name, args in answer]
 
-    return FunctionModel(script)
+    return FunctionModel(script, record=False)
 
 
 def member(member_id: str, tool: str | None) -> Agent:

@@ -1,13 +1,14 @@
 """Kern's workflow worker: ``.venv/bin/python bench/workflow_kern.py {sqlite,postgres} REPEAT [async|sync]``.
 
 The workflow and the measure are in ``_workflow_common``. ``kern.workflow.Workflow`` of ``Step(name=...,
-executor=step)``s; the step function takes the ``StepInput`` and the workflow's live ``session_state``
-(injected by parameter name) and returns a string (the step's content). Kern journals every step: a row
-committed when it starts, and its output with the state changes since the last commit in the
-transaction that completes it. Without a db the workflow journals the same way into Kern's
-process-wide in-memory SQLite store. The stores are Kern's async faces (``AsyncSqliteDb``,
-``AsyncPostgresDb``; ``sync``: ``SqliteDb`` / ``PostgresDb``); the state is read back with
-``aget_session_state`` (a read from the store).
+executor=step, inline=True)``s; the step function takes the ``StepInput`` and the workflow's live
+``session_state`` (injected by parameter name) and returns a string (the step's content). ``inline=True``
+calls it on the event loop, as agno's ``Step.aexecute`` calls a sync function step (directly, no
+thread): the same work on both sides. Kern journals every step: a row committed when it starts, and its
+output with the state changes since the last commit in the transaction that completes it. Without a db
+the workflow journals the same way into Kern's process-wide in-memory SQLite store. The stores are
+Kern's async faces (``AsyncSqliteDb``, ``AsyncPostgresDb``; ``sync``: ``SqliteDb`` / ``PostgresDb``);
+the state is read back with ``aget_session_state`` (a read from the store).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def workflow(store: Store | None) -> Workflow:
         db = (AsyncPostgresDb if store.face == "async" else PostgresDb)(store.db_url, db_schema=store.schema)
     return Workflow(
         name="bench",
-        steps=[Step(name=f"s{i}", executor=step) for i in range(STEPS)],
+        steps=[Step(name=f"s{i}", executor=step, inline=True) for i in range(STEPS)],
         db=db,
         session_state={"count": 0},
     )

@@ -10,6 +10,10 @@ They ship with Kern so that users test their agents the way Kern tests itself, w
 
 All three stream too: text in word-sized pieces, tool calls in small interleaved fragments with the id
 and name only on the first, the way providers do.
+
+Each takes ``record``: True (the default) keeps every request in ``requests``, its messages deep-copied
+as they were sent; False keeps none and copies nothing (for benchmarks and long soaks: the function or
+script still sees each request, and ``calls`` still counts them).
 """
 
 from __future__ import annotations
@@ -100,14 +104,20 @@ class _TestModelBase(Model):
 
     retry_delay = 0.0
 
-    def __init__(self, id: str, retries: int) -> None:
+    def __init__(self, id: str, retries: int, record: bool) -> None:
         where = type(self).__name__
         if not isinstance(id, str) or not id:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UsageError(f"{where}: id must be a non-empty str, got {given(id)}")
         check_int(retries, "retries", minimum=0, where=where)
+        if not isinstance(record, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"{where}: record must be True or False, got {given(record)}")
         self.id = id
         self.retries = retries
+        self.record = record
         self.requests: list[ModelRequest] = []
+        """Every request, in order (empty with ``record=False``)."""
+        self.calls = 0
+        """How many requests the model was sent (counted with or without ``record``)."""
         self._lock = threading.Lock()
 
     async def response(
@@ -144,10 +154,15 @@ class _TestModelBase(Model):
         *,
         stream: bool,
     ) -> ModelRequest:
+        if not self.record:  # the live messages, for this call only: nothing is kept or copied
+            with self._lock:
+                self.calls += 1
+            return ModelRequest(tuple(messages), tuple(tools), output_schema, stream)
         request = ModelRequest(
             tuple(m.model_copy(deep=True) for m in messages), tuple(tools), output_schema, stream
         )
         with self._lock:
+            self.calls += 1
             self.requests.append(request)
         return request
 
@@ -155,8 +170,10 @@ class _TestModelBase(Model):
 class ScriptedModel(_TestModelBase):
     """Plays its replies in order, one per model call, and records every request in ``requests``."""
 
-    def __init__(self, *replies: ScriptItem, id: str = "scripted", retries: int = 0) -> None:
-        super().__init__(id, retries)
+    def __init__(
+        self, *replies: ScriptItem, id: str = "scripted", retries: int = 0, record: bool = True
+    ) -> None:
+        super().__init__(id, retries, record)
         for number, reply in enumerate(replies, 1):
             _check_item(reply, f"ScriptedModel: reply #{number}")
         self._replies: deque[ScriptItem] = deque(replies)
@@ -177,7 +194,7 @@ class ScriptedModel(_TestModelBase):
         with self._lock:
             if not self._replies:
                 raise ScriptExhaustedError(
-                    f"ScriptedModel {self.id!r} has no reply left for request #{len(self.requests)} "
+                    f"ScriptedModel {self.id!r} has no reply left for request #{self.calls} "
                     f"(last user message: {request.last_user_message!r})"
                 )
             item = self._replies.popleft()
@@ -195,8 +212,9 @@ class FunctionModel(_TestModelBase):
         *,
         id: str = "function",
         retries: int = 0,
+        record: bool = True,
     ) -> None:
-        super().__init__(id, retries)
+        super().__init__(id, retries, record)
         if not callable(fn):
             raise UsageError(f"FunctionModel takes a function of the request, got {given(fn)}")
         self._fn = fn
@@ -215,8 +233,10 @@ class TestModel(_TestModelBase):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, *, id: str = "test", retries: int = 0, answer: str | None = None) -> None:
-        super().__init__(id, retries)
+    def __init__(
+        self, *, id: str = "test", retries: int = 0, answer: str | None = None, record: bool = True
+    ) -> None:
+        super().__init__(id, retries, record)
         check_instance(answer, str, "answer", "a str or None", where="TestModel")
         self._final = answer
 

@@ -176,3 +176,67 @@ async def test_function_model_says_when_its_function_returns_no_reply() -> None:
     model = FunctionModel(lambda request: ["hi"])  # pyright: ignore[reportArgumentType]
     with pytest.raises(UsageError, match=r"^FunctionModel 'function': what the function returned is a list"):
         await model.response(HI)
+
+
+# --- record=False: no requests kept, nothing copied (what the benchmarks use) -----------------------------
+
+
+@pytest.mark.anyio
+async def test_function_model_with_record_false_keeps_no_requests_and_counts_calls() -> None:
+    """record=False leaves ``requests`` empty while ``calls`` counts every request."""
+    model = FunctionModel(lambda request: "ok", record=False)
+    await model.response(HI)
+    await model.response(HI)
+    assert model.requests == []
+    assert model.calls == 2
+
+
+@pytest.mark.anyio
+async def test_function_model_with_record_false_passes_the_live_messages() -> None:
+    """Without recording, the function sees the very messages sent: none is deep-copied."""
+    seen: list[ModelRequest] = []
+
+    def answer(request: ModelRequest) -> str:
+        seen.append(request)
+        return "ok"
+
+    await FunctionModel(answer, record=False).response(HI)
+    assert seen[0].messages[0] is HI[0]
+
+
+@pytest.mark.anyio
+async def test_recorded_requests_are_deep_copies() -> None:
+    """By default a request is recorded as sent: a later change to a message does not reach it."""
+    message = Message(role="user", content="hi")
+    model = FunctionModel(lambda request: "ok")
+    await model.response([message])
+    message.content = "changed"
+    assert model.requests[0].messages[0].content == "hi"
+    assert model.calls == 1
+
+
+@pytest.mark.anyio
+async def test_an_unrecorded_script_that_runs_out_names_the_request() -> None:
+    """A ScriptedModel with record=False still numbers the request it has no reply for."""
+    model = ScriptedModel("one", record=False)
+    await model.response(HI)
+    with pytest.raises(AssertionError, match="no reply left for request #2"):
+        await model.response(HI)
+
+
+def test_an_unrecorded_agent_run_works_with_every_test_model() -> None:
+    """ScriptedModel, FunctionModel and TestModel take record=False and drive a run."""
+    for model in (
+        ScriptedModel("done", record=False),
+        FunctionModel(lambda request: "done", record=False),
+        TestModel(answer="done", record=False),
+    ):
+        assert Agent(model=model).run("go").content == "done"
+        assert model.requests == []
+        assert model.calls == 1
+
+
+def test_record_must_be_a_bool() -> None:
+    """record="no" is refused with a UsageError naming the model class."""
+    with pytest.raises(UsageError, match="FunctionModel: record must be True or False"):
+        FunctionModel(lambda request: "ok", record="no")  # pyright: ignore[reportArgumentType]

@@ -8,6 +8,7 @@ arguments spread over many; :class:`ResponseAssembler` puts them back together, 
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -20,17 +21,23 @@ from kern.models.message import Message, ToolCall
 
 @dataclass(frozen=True, slots=True)
 class ToolDefinition:
-    """A tool as the model sees it: a name, what it does, and the JSON schema of its arguments."""
+    """A tool as the model sees it: a name, what it does, and the JSON schema of its arguments.
+
+    A tool's definition is built once and shared by every run: its ``parameters`` are read-only (a
+    change raises TypeError); a copy (``copy.deepcopy``, :meth:`to_openai`) is plain and mutable.
+    """
 
     name: str
     description: str
     parameters: dict[str, Any]
 
     def to_openai(self) -> dict[str, Any]:
-        """The OpenAI chat-completions ``tools`` entry."""
+        """The OpenAI chat-completions ``tools`` entry, with a copy of the schema the caller may change
+        (provider SDKs such as litellm rewrite schemas in place)."""
+        parameters = copy.deepcopy(self.parameters)
         return {
             "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+            "function": {"name": self.name, "description": self.description, "parameters": parameters},
         }
 
 

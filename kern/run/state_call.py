@@ -8,7 +8,8 @@ its changes are checked storable (kern.session.codec) and become the run's last 
 A sync function runs in a worker thread, and a thread cannot be stopped. Under a deadline (a tool's
 timeout, a run's), the caller stops waiting for a timed-out thread, so such a call works on a copy
 of the state that replaces the live state only when it returns in time: a thread that outlives its
-call can never change the run's state.
+call can never change the run's state. A sync function the user marked inline runs on the event loop
+and cannot outlive its call, so it works on the live state (``in_thread=False``), as async ones do.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from kern.session.context import RunContext
 async def state_call(run: RunHandle, *, in_thread: bool) -> AsyncGenerator[RunContext]:
     """Hold the state lock around one call; yields the context the call is given.
 
-    ``in_thread``: the callable is sync (it will run in a worker thread).
+    ``in_thread``: the callable is sync and not inline (it will run in a worker thread).
     """
     context = run.context
     async with context.state_lock:

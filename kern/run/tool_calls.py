@@ -129,18 +129,32 @@ async def _invoke(call: ToolCall, toolbox: ToolBox, run: RunHandle, injected: In
     timeout = function.timeout if function.timeout is not None else toolbox.timeout
     with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
         if not function.takes_state:
-            return format_result(await function.execute(call.arguments, injected))
-        async with state_call(run, in_thread=not function.is_async) as context:
+            value = await function.execute(call.arguments, injected)
+            _check_inline_deadline(function, timeout, scope.deadline)
+            return format_result(value)
+        async with state_call(run, in_thread=function.in_thread) as context:
             value = await function.execute(call.arguments, injected.with_context(context))
+            # inside the state call: a late inline call's state changes are undone
+            _check_inline_deadline(function, timeout, scope.deadline)
         return format_result(value)
     assert scope.cancelled_caught
     assert timeout is not None
     raise ToolCallError(_timed_out(function, timeout))
 
 
+def _check_inline_deadline(function: Function, timeout: float | None, deadline: float) -> None:
+    """An inline sync call cannot be interrupted: one that returned after its timeout fails then."""
+    if timeout is not None and function.inline and not function.is_async and anyio.current_time() >= deadline:
+        raise ToolCallError(
+            f"{function.name!r} did not finish within {timeout:g}s; it ran inline on the event loop, which "
+            "cannot be interrupted, so its result was dropped when it returned"
+            + ("; its changes to the session state were undone." if function.takes_state else ".")
+        )
+
+
 def _timed_out(function: Function, timeout: float) -> str:
     undone = " its changes to the session state were undone." if function.takes_state else ""
-    if function.is_async:
+    if not function.in_thread:  # async, or inline and stopped before it started (waiting for the state)
         return f"{function.name!r} did not finish within {timeout:g}s and was stopped;{undone}"
     return (
         f"{function.name!r} did not finish within {timeout:g}s; it runs in a worker thread, which cannot "

@@ -7,13 +7,13 @@ form the arguments schema (:mod:`kern.tools.schema`). A :class:`Function` is imm
 definition serves concurrent runs: what differs per run arrives in :class:`Injected` at call time.
 
 ``session_state`` is the live dict of the run, the very object in ``RunContext.session_state``: a tool's
-changes are what the run commits. Sync tools run in a worker thread so they cannot block the event loop.
+changes are what the run commits. Sync tools run in a worker thread so they cannot block the event loop,
+unless marked ``inline=True``: then they are called on the loop itself (cheap, non-blocking code only).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import re
 import typing
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
-from kern._private.calls import call_user, is_async_callable
+from kern._private.calls import call_with, is_async_callable
 from kern._private.validate import check_seconds
 from kern.exceptions import ToolCallError, UsageError
 from kern.models.base import ToolDefinition
@@ -38,7 +38,7 @@ from kern.tools.injection import (
     takes_state,
 )
 from kern.tools.result import format_result
-from kern.tools.schema import ArgsModel, signature_parameters
+from kern.tools.schema import ArgsModel, freeze_schema, signature_parameters
 
 if TYPE_CHECKING:
     from kern.tools.toolkit import Toolkit
@@ -82,8 +82,11 @@ class Function:
     requires_confirmation: bool = False
     timeout: float | None = None
     """Seconds a call may take before it becomes an error result (None: the definition's ``tool_timeout``)."""
+    inline: bool = False
+    """A sync entrypoint is called on the event loop instead of a worker thread (no effect on async ones)."""
     _spec: InitVar[_CallSpec | None] = None
     _call: _CallSpec = field(init=False, repr=False)
+    _definition: ToolDefinition = field(init=False, repr=False)
 
     def __post_init__(self, _spec: _CallSpec | None) -> None:
         _check_name(self.name)
@@ -92,12 +95,22 @@ class Function:
             _spec = _CallSpec.of(
                 self.entrypoint, self.name, parse_docstring(self.entrypoint.__doc__).arguments
             )
+        if not isinstance(self.inline, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"tool {self.name!r}: inline must be True or False, got {self.inline!r}")
         object.__setattr__(self, "_call", _spec)
+        # Built once: the schema is copied here, read-only, and shared by every model call of every run.
+        definition = ToolDefinition(self.name, self.description, freeze_schema(self.parameters))
+        object.__setattr__(self, "_definition", definition)
 
     @property
     def is_async(self) -> bool:
         """True if the entrypoint is awaited on the event loop (a sync one runs in a worker thread)."""
         return is_async_callable(self.entrypoint)
+
+    @property
+    def in_thread(self) -> bool:
+        """True if a call runs in a worker thread: a sync entrypoint not marked ``inline``."""
+        return not self.inline and not self.is_async
 
     @property
     def takes_state(self) -> bool:
@@ -106,8 +119,9 @@ class Function:
 
     @property
     def definition(self) -> ToolDefinition:
-        """The tool as the model sees it (a copy: a provider may rewrite the schema it is given)."""
-        return ToolDefinition(self.name, self.description, copy.deepcopy(self.parameters))
+        """The tool as the model sees it, built once: its schema is a read-only copy of ``parameters``
+        (a provider that rewrites schemas gets its own copy, :meth:`ToolDefinition.to_openai`)."""
+        return self._definition
 
     @classmethod
     def from_callable(
@@ -120,6 +134,7 @@ class Function:
         stop_after_tool_call: bool = False,
         requires_confirmation: bool = False,
         timeout: float | None = None,
+        inline: bool = False,
     ) -> Function:
         """A tool from ``fn``, named ``name`` or ``fn.__name__``, described by ``description`` or its docs."""
         if not callable(fn):
@@ -137,6 +152,7 @@ class Function:
             stop_after_tool_call=stop_after_tool_call,
             requires_confirmation=requires_confirmation,
             timeout=timeout,
+            inline=inline,
             _spec=spec,
         )
 
@@ -149,7 +165,7 @@ class Function:
         """
         kwargs = self._call.args.validate(self._parse(arguments))
         kwargs.update(injected.kwargs(self._call.injected))
-        return await call_user(self.entrypoint, **kwargs)
+        return await call_with(self.entrypoint, (), kwargs, inline=self.inline)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the original function, so a ``@tool`` function stays callable in user code."""
@@ -194,6 +210,7 @@ def tool(
     stop_after_tool_call: bool = False,
     requires_confirmation: bool = False,
     timeout: float | None = None,
+    inline: bool = False,
 ) -> Callable[[Callable[..., Any]], Function]: ...
 
 
@@ -207,11 +224,17 @@ def tool(
     stop_after_tool_call: bool = False,
     requires_confirmation: bool = False,
     timeout: float | None = None,
+    inline: bool = False,
 ) -> Function | Callable[[Callable[..., Any]], Function]:
     """Make a function a tool: both ``@tool`` and ``@tool(name=...)``; returns a :class:`Function`.
 
     ``timeout`` (seconds) bounds each call: one that takes longer becomes an error result the model
     sees, and its changes to the session state are undone (default: the Agent's ``tool_timeout``).
+
+    ``inline=True`` calls a sync function on the event loop instead of a worker thread, saving the
+    thread hop: for cheap code that never blocks (no I/O, no sleeps). While it runs, nothing else of the
+    process's event loop does, and nothing can interrupt it: a timeout only applies once it returns
+    (a call that returns after its timeout is the timeout's error result, its state changes undone).
     """
 
     def decorate(target: Callable[..., Any]) -> Function:
@@ -223,6 +246,7 @@ def tool(
             stop_after_tool_call=stop_after_tool_call,
             requires_confirmation=requires_confirmation,
             timeout=timeout,
+            inline=inline,
         )
 
     return decorate if fn is None else decorate(fn)

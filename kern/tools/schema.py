@@ -212,3 +212,63 @@ def _strip_titles(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _strip_node(node: Any) -> Any:
     return _strip_titles(typing.cast(dict[str, Any], node)) if isinstance(node, dict) else node
+
+
+# --- the schema the model is shown: built once, shared read-only -------------------------------------------
+
+
+def _read_only(self: object, *_: object, **__: object) -> typing.NoReturn:
+    raise TypeError(
+        "a tool's schema is shared by every run and read-only; copy it to change it "
+        "(copy.deepcopy, or ToolDefinition.to_openai(), which returns plain dicts and lists)"
+    )
+
+
+class ReadOnlyDict(dict[str, Any]):
+    """A dict that refuses changes: what ``ToolDefinition.parameters`` holds (JSON-serializable as is).
+
+    A copy (``copy.copy``, ``copy.deepcopy``, ``dict(...)``) is a plain, mutable one.
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only  # pyright: ignore[reportAssignmentType]
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return typing.cast(dict[str, Any], thaw_schema(self))
+
+
+class ReadOnlyList(list[Any]):
+    """A list that refuses changes, for the lists inside a read-only schema (``required``, ``anyOf``...)."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only  # pyright: ignore[reportAssignmentType]
+    append = extend = insert = pop = remove = clear = sort = reverse = _read_only  # pyright: ignore[reportAssignmentType]
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return typing.cast(list[Any], thaw_schema(self))
+
+
+def freeze_schema(value: Any) -> Any:
+    """A read-only deep copy of a JSON value: dicts and lists become ReadOnlyDict and ReadOnlyList."""
+    if isinstance(value, dict):
+        items = typing.cast(dict[Any, Any], value).items()
+        return ReadOnlyDict({str(k): freeze_schema(v) for k, v in items})
+    if isinstance(value, list | tuple):
+        return ReadOnlyList(freeze_schema(v) for v in typing.cast(Sequence[Any], value))
+    return value
+
+
+def thaw_schema(value: Any) -> Any:
+    """A plain, mutable deep copy of a JSON value (dicts and lists; anything else is shared)."""
+    if isinstance(value, dict):
+        return {k: thaw_schema(v) for k, v in typing.cast(dict[Any, Any], value).items()}
+    if isinstance(value, list):
+        return [thaw_schema(v) for v in typing.cast(list[Any], value)]
+    return value

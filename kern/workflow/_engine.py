@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from kern._private.calls import call_user, is_async_callable
+from kern._private.calls import call_with, is_async_callable
 from kern._private.log import get_logger
 from kern.exceptions import UsageError
 from kern.run.active import ActiveRun
@@ -216,7 +216,7 @@ class Engine:
                 raise
             return StepOutput(content=output.content, step_name=step.name)
         assert step.executor is not None
-        result = await self.call(step.executor, step_input)
+        result = await self.call(step.executor, step_input, inline=step.inline)
         if isinstance(result, StepOutput):
             return (
                 result
@@ -225,15 +225,17 @@ class Engine:
             )
         return StepOutput(content=result, step_name=step.name)
 
-    async def call(self, fn: Any, *args: Any) -> Any:
+    async def call(self, fn: Any, *args: Any, inline: bool = False) -> Any:
         """Call a workflow function (a step, a condition, a selector) with ``args`` and what it asks to be
-        injected; one that takes the state runs as a state call (all or nothing, under the state lock)."""
+        injected; one that takes the state runs as a state call (all or nothing, under the state lock).
+        ``inline``: a sync ``fn`` is called on the event loop, not in a worker thread."""
         plan = plan_of(fn, STEP_KINDS, skip_first=True)
         injected = Injected(run_context=self.run.context)
         if not takes_state(plan):
-            return await call_user(fn, *args, **injected.kwargs(plan))
-        async with state_call(self.run, in_thread=not is_async_callable(fn)) as context:
-            return await call_user(fn, *args, **injected.with_context(context).kwargs(plan))
+            return await call_with(fn, args, injected.kwargs(plan), inline=inline)
+        in_thread = not inline and not is_async_callable(fn)
+        async with state_call(self.run, in_thread=in_thread) as context:
+            return await call_with(fn, args, injected.with_context(context).kwargs(plan), inline=inline)
 
     # --- composites ----------------------------------------------------------------------------------------
 

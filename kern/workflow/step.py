@@ -109,7 +109,9 @@ class Step:
     ``on_error``: ``"fail"`` (default) fails the run; ``"skip"`` goes on as if the step had not run;
     ``"continue"`` goes on and hands the failure (``StepOutput(success=False)``) to the next step.
     ``retries`` re-runs a failing step up to that many more times, waiting ``retry_delay`` seconds,
-    doubled each time.
+    doubled each time. ``inline=True`` calls a sync ``executor`` on the event loop instead of a worker
+    thread, saving the thread hop: for cheap code that never blocks; nothing can interrupt it while it
+    runs (a run's timeout applies once it returns).
     """
 
     name: str
@@ -120,6 +122,7 @@ class Step:
     on_error: OnError
     retries: int
     retry_delay: float
+    inline: bool
     derived_name: bool = field(repr=False, compare=False)
 
     def __init__(
@@ -132,6 +135,7 @@ class Step:
         on_error: OnError = "fail",
         retries: int = 0,
         retry_delay: float = 1.0,
+        inline: bool = False,
     ) -> None:
         fields = {
             "agent": agent,
@@ -141,6 +145,7 @@ class Step:
             "on_error": on_error,
             "retries": retries,
             "retry_delay": retry_delay,
+            "inline": inline,
         }
         for key, value in fields.items():
             object.__setattr__(self, key, value)
@@ -162,6 +167,10 @@ class Step:
         check_seconds(self.retry_delay, "retry_delay", zero=True, where=f"step {self.name!r}")
         if self.executor is not None and not callable(self.executor):
             raise UsageError(f"step {self.name!r}: executor must be callable, got {self.executor!r}")
+        if not isinstance(self.inline, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"step {self.name!r}: inline must be True or False, got {self.inline!r}")
+        if self.inline and self.executor is None:
+            raise UsageError(f"step {self.name!r}: inline=True applies to a function step (executor=) only")
 
 
 def _name_of(target: object) -> str:

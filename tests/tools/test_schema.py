@@ -428,10 +428,11 @@ def test_unresolvable_annotation_rejected() -> None:
         Function.from_callable(f)
 
 
-def test_definition_is_a_copy() -> None:
-    """Changing a ToolDefinition's schema leaves the shared Function untouched."""
+def test_definition_schema_is_read_only() -> None:
+    """Changing a ToolDefinition's shared schema raises TypeError and leaves the Function untouched."""
     function = Function.from_callable(documented)
     definition = function.definition
-    definition.parameters["properties"].clear()
+    with pytest.raises(TypeError, match="read-only"):
+        definition.parameters["properties"].clear()
     assert definition.name == "documented"
     assert "query" in function.parameters["properties"]

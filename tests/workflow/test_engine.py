@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import anyio
@@ -9,6 +10,7 @@ import pytest
 
 from kern.agent import Agent
 from kern.db.base import SyncDb
+from kern.exceptions import UsageError
 from kern.run import RunContext, RunStatus, StepCompleted, StepStarted, StepStatus
 from kern.session.schema import SessionType
 from kern.team import Team
@@ -410,3 +412,49 @@ async def test_system_exit_in_a_step_of_a_streamed_run_reaches_the_consumer_and_
     assert "SystemExit" in (rows["1"].error or "")
     (run,) = agent_db.get_runs(workflow.session_id)
     assert run.status is RunStatus.error
+
+
+# --- inline function steps ------------------------------------------------------------------------------
+
+
+def thread_of(step_input: StepInput) -> int:
+    """Say which thread ran the step."""
+    return threading.get_ident()
+
+
+@pytest.mark.anyio
+async def test_an_inline_step_runs_on_the_event_loop_thread() -> None:
+    """Step(..., inline=True) calls a sync function in the event loop's own thread."""
+    workflow = Workflow(name="w", steps=[Step(executor=thread_of, inline=True)])
+    output = await workflow.arun("go")
+    assert output.content == threading.get_ident()
+
+
+@pytest.mark.anyio
+async def test_a_default_sync_step_runs_in_a_worker_thread() -> None:
+    """Without inline, a sync function step runs in a worker thread."""
+    output = await Workflow(name="w", steps=[Step(executor=thread_of)]).arun("go")
+    assert output.content != threading.get_ident()
+
+
+@pytest.mark.anyio
+async def test_inline_state_steps_under_a_run_timeout_share_the_live_state() -> None:
+    """Under a deadline, inline steps taking the state get the run's live dict, not a copy each."""
+    seen: list[dict[str, Any]] = []
+
+    def note(step_input: StepInput, session_state: dict[str, Any]) -> str:
+        seen.append(session_state)
+        session_state["n"] = session_state.get("n", 0) + 1
+        return "ok"
+
+    steps = [Step(name="a", executor=note, inline=True), Step(name="b", executor=note, inline=True)]
+    output = await Workflow(name="w", steps=steps).arun("go", timeout=30)
+    assert seen[0] is seen[1]
+    assert output.session_state == {"n": 2}
+
+
+def test_inline_is_for_function_steps_only() -> None:
+    """inline=True on an agent step is refused with a UsageError naming the step."""
+    agent = Agent(name="writer", model=ScriptedModel("hi"))
+    with pytest.raises(UsageError, match="step 'writer': inline=True applies to a function step"):
+        Step(agent=agent, inline=True)

@@ -12,10 +12,9 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, String, Table, event, func
+from sqlalchemy import ColumnElement, Connection, Engine, Select, String, Table, and_, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, Dialect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -29,46 +28,32 @@ BEGIN_OPTION = "kern_begin"
 """Connection execution option naming the SQLite BEGIN mode: ``"IMMEDIATE"`` for writes, else deferred."""
 
 
-def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> Insert:
-    """INSERT that does nothing when a row with the same ``keys`` exists."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).values(dict(values)).on_conflict_do_nothing(index_elements=list(keys))
-    return sqlite.insert(table).values(dict(values)).on_conflict_do_nothing(index_elements=list(keys))
-
-
-def upsert(
-    conn: Connection,
-    table: Table,
-    values: Mapping[str, Any],
-    keys: Sequence[str],
-    update: Sequence[str],
-    where: ColumnElement[bool] | None = None,
+@functools.lru_cache(maxsize=64)
+def upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...], same: tuple[str, ...] = ()
 ) -> Insert:
-    """INSERT, or UPDATE the ``update`` columns of the row with the same ``keys`` when ``where`` holds.
+    """An INSERT ... ON CONFLICT (``keys``) DO UPDATE of the ``update`` columns, built once per table.
 
-    When the existing row fails ``where`` nothing is written; with ``RETURNING`` no row comes back.
-    The updated columns are set from ``values`` as parameters, not from the ``excluded`` row: the same
-    values, without building an alias of the table (and a proxy of each column) on every call.
+    With ``same``, the existing row is updated only where its ``same`` columns equal the inserted row's;
+    otherwise nothing is written (and ``RETURNING`` gives no row). Execute it with the row's values as
+    parameters: ``conn.execute(stmt, values)``. Building a statement costs more than running it on a hot
+    path (a workflow writes two journal rows per step).
     """
-    new = {c: values[c] for c in update}
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(table).values(dict(values))
-        return pg.on_conflict_do_update(index_elements=list(keys), set_=new, where=where)
-    lite = sqlite.insert(table).values(dict(values))
-    return lite.on_conflict_do_update(index_elements=list(keys), set_=new, where=where)
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    where = and_(*(table.c[c] == insert.excluded[c] for c in same)) if same else None
+    return insert.on_conflict_do_update(
+        index_elements=list(keys), set_={c: insert.excluded[c] for c in update}, where=where
+    )
 
 
 @functools.lru_cache(maxsize=64)
-def upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...]) -> Insert:
-    """An INSERT ... ON CONFLICT (``keys``) DO UPDATE of the ``update`` columns, built once per table.
+def insert_ignore_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
+    """An INSERT ... ON CONFLICT (``keys``) DO NOTHING RETURNING the whole row, built once per table.
 
-    Execute it with the row's values as parameters: ``conn.execute(stmt, values)``. Building a
-    statement costs more than running it on a hot path (a workflow writes two journal rows per step).
+    Execute it with the row's values as parameters; no row comes back when one with the same keys existed.
     """
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    return insert.on_conflict_do_update(
-        index_elements=list(keys), set_={c: insert.excluded[c] for c in update}
-    )
+    return insert.on_conflict_do_nothing(index_elements=list(keys)).returning(*table.c)
 
 
 def for_update(conn: Connection, stmt: AnySelect) -> AnySelect:
@@ -77,7 +62,12 @@ def for_update(conn: Connection, stmt: AnySelect) -> AnySelect:
     PostgreSQL takes a row lock; SQLite needs none because write transactions begin IMMEDIATE and so
     already hold the database's single write lock.
     """
-    return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
+    return locked(conn.dialect.name, stmt)
+
+
+def locked(dialect: str, stmt: AnySelect) -> AnySelect:
+    """:func:`for_update` for a statement built once per ``dialect`` name, before any connection."""
+    return stmt.with_for_update() if dialect == "postgresql" else stmt
 
 
 def lower(conn: Connection, column: ColumnElement[str | None]) -> ColumnElement[str | None]:

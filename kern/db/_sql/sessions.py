@@ -9,13 +9,14 @@ seeds. The runtime's claim (:func:`lock_or_create`) always takes an exact owner.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, delete, select, true, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, bindparam, delete, select, true, update
 
-from kern.db._sql.dialect import for_update, insert_ignore, lower
+from kern.db._sql.dialect import for_update, insert_ignore_statement, locked, lower
 from kern.db._sql.rows import message_from_json, run_from_row, session_from_row
 from kern.db._sql.tables import Tables
 from kern.db.records import ANY_USER, Owner, OwnerFilter
@@ -228,14 +229,16 @@ def lock_or_create(
     session_state: Mapping[str, Any],
     session_name: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    lease: Mapping[str, Any] | None = None,
 ) -> tuple[RowMapping, bool]:
     """The session's row, locked for this transaction, inserted first if absent; and whether it was.
 
-    The row must belong to ``user_id`` exactly (None included) and be of ``session_type``.
+    The row must belong to ``user_id`` exactly (None included) and be of ``session_type``. ``lease``
+    (``lease_owner``, ``lease_token``, ``lease_expires_at``) is set on a row inserted here.
     """
     fits(session_id=session_id, user_id=user_id, component_id=component_id, session_name=session_name)
-    locked = for_update(conn, select(t.sessions).where(t.sessions.c.session_id == session_id))
-    row = conn.execute(locked).mappings().first()
+    lock = _lock_session(t, conn.dialect.name)
+    row = conn.execute(lock, {"b_session_id": session_id}).mappings().first()
     created = False
     if row is None:
         stamp = now()
@@ -251,10 +254,13 @@ def lock_or_create(
             "lease_token": 0,
             "created_at": stamp,
             "updated_at": stamp,
+            **(lease or {}),
         }
-        inserted = insert_ignore(conn, t.sessions, values, ["session_id"]).returning(t.sessions.c.session_id)
-        created = conn.execute(inserted).first() is not None
-        row = conn.execute(locked).mappings().one()
+        insert = insert_ignore_statement(conn.dialect.name, t.sessions, ("session_id",))
+        row = conn.execute(insert, values).mappings().first()  # the new row, locked by this transaction
+        created = row is not None
+        if row is None:  # created by another transaction since the lock's read: read it, locked
+            row = conn.execute(lock, {"b_session_id": session_id}).mappings().one()
     _check_exact_owner(row, user_id)
     if row["session_type"] != type_value(session_type):
         raise UsageError(
@@ -262,6 +268,12 @@ def lock_or_create(
             f"a {type_value(session_type)} run cannot use it"
         )
     return row, created
+
+
+@functools.cache
+def _lock_session(t: Tables, dialect: str) -> Select[Any]:
+    """SELECT the whole session row ``:b_session_id``, locked for the transaction."""
+    return locked(dialect, select(t.sessions).where(t.sessions.c.session_id == bindparam("b_session_id")))
 
 
 def runs_of(conn: Connection, t: Tables, session_id: str, owner: OwnerFilter) -> list[RunRecord]:
