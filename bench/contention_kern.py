@@ -1,8 +1,8 @@
 """Kern's contention worker: ``.venv/bin/python bench/contention_kern.py {sqlite,postgres} REPEAT``.
 
 The workload and the measure are in ``_contention_common``. The store is Kern's async face
-(``AsyncSqliteDb`` on aiosqlite, ``AsyncPostgresDb`` on psycopg 3 async; a third argument ``sync`` takes
-``SqliteDb`` / ``PostgresDb`` instead); the model is
+(``AsyncSqliteDb``, one worker-thread hop per transaction; ``AsyncPostgresDb`` on psycopg 3 async; a
+third argument ``sync`` takes ``SqliteDb`` / ``PostgresDb`` instead); the model is
 ``kern.testing.FunctionModel`` answering the shared script; the tool takes the run's ``session_state``.
 """
 

@@ -3,7 +3,8 @@
 * :class:`SyncDb` (``SqliteDb``, ``PostgresDb``, ``InMemoryDb``): the session management API as plain
   methods, each one line over the store's single implementation on a sync engine.
 * :class:`AsyncDb` (``AsyncSqliteDb``, ``AsyncPostgresDb``): the same method names, awaitable; an async
-  face *is* a :class:`~kern.db.store.SessionStore` on an async engine.
+  face *is* a :class:`~kern.db.store.SessionStore`, on an async engine (PostgreSQL) or on the sync
+  SQLite engine awaited one worker-thread hop per transaction.
 
 Both read ``user_id=None`` as the seeds do: no owner filter (an administrator's view), passed to the
 implementation as the explicit :data:`~kern.db.records.ANY_USER`; see :mod:`kern.db.store`.
@@ -18,7 +19,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from kern.db._sql import memories, sessions
-from kern.db._sql.executor import AsyncExecutor, SyncExecutor
+from kern.db._sql.executor import AnyExecutor, SyncExecutor
 from kern.db._sql.sessions import SortBy, SortOrder
 from kern.db._sql.tables import DEFAULT_PREFIX, Tables, build_tables
 from kern.db.records import owner_or_any
@@ -170,9 +171,9 @@ class SyncDb(BaseDb):
 
 
 class AsyncDb(SessionStore, BaseDb):
-    """A store whose methods are awaitable, over an async engine. It is its own ``store``."""
+    """A store whose methods are awaitable, over either executor. It is its own ``store``."""
 
-    def __init__(self, executor: AsyncExecutor) -> None:
+    def __init__(self, executor: AnyExecutor) -> None:
         super().__init__(executor)
         self._async_executor = executor
         self.store = self

@@ -4,14 +4,18 @@ Both run the one store implementation; the file is opened in WAL mode with a bus
 transactions begin IMMEDIATE, so several processes can share one file safely. A file deleted or replaced
 while a store has it open fails the store's next operation with ``StorageError`` (see
 ``kern.db._sql.dialect.SqliteFile``) instead of writing where no one will read.
+
+Both faces drive the same pysqlite engine. ``AsyncSqliteDb`` awaits each whole transaction in one
+worker-thread hop (``anyio.to_thread.run_sync``), as ``SqliteDb.store`` does; a ``sqlite+aiosqlite://``
+URL is accepted and means the same file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kern.db._sql.engines import async_sqlite_engine, sqlite_engine, sqlite_url
-from kern.db._sql.executor import AsyncExecutor, SyncExecutor
+from kern.db._sql.engines import sqlite_engine, sqlite_url
+from kern.db._sql.executor import SyncExecutor
 from kern.db._sql.tables import DEFAULT_PREFIX
 from kern.db.base import AsyncDb, SyncDb, tables_for, upgrade_hint
 
@@ -40,7 +44,11 @@ class SqliteDb(SyncDb):
 
 
 class AsyncSqliteDb(AsyncDb):
-    """A SQLite store with awaitable methods, on aiosqlite: ``AsyncSqliteDb(db_file="tmp/agents.db")``."""
+    """A SQLite store with awaitable methods: ``AsyncSqliteDb(db_file="tmp/agents.db")``.
+
+    Give exactly one of ``db_file`` or ``db_url`` (``sqlite:///path``; ``sqlite+aiosqlite:///path`` too).
+    Each operation is one transaction run in one worker-thread hop; a cancelled caller waits for it.
+    """
 
     def __init__(
         self,
@@ -53,5 +61,5 @@ class AsyncSqliteDb(AsyncDb):
         tables = tables_for(table_prefix)
         self.db_url = url.render_as_string()
         super().__init__(
-            AsyncExecutor(async_sqlite_engine(url), tables, upgrade_hint=upgrade_hint(self.db_url, tables))
+            SyncExecutor(sqlite_engine(url), tables, upgrade_hint=upgrade_hint(self.db_url, tables))
         )

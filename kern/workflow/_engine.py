@@ -1,10 +1,13 @@
 """Running a workflow's steps on a run that holds its session, journaling each one.
 
-Every step has a path (``"2"``, ``"3/parallel/1"``, ``"4/loop/2/0"``). When a step starts, its
-journal row is committed (status running); when it ends, its output, its status and the state changes
-since the last commit go in one transaction, before the next step starts. A resumed run walks the same
-tree: steps whose rows say they ended are not run again (their outputs are reused), the decisions of
-conditions, loops and routers are replayed, the step that was in flight runs again.
+Every step has a path (``"2"``, ``"3/parallel/1"``, ``"4/loop/2/0"``). A step costs one transaction:
+its start is not written (its attempt number and start time are kept in memory, see
+:meth:`Journal.begin`); when it ends, its row (output, status, attempt, start and end times) and the
+state changes since the last commit go in one transaction, before the next step starts. A condition,
+loop or router also commits its row with its decision before the children it chose run. A resumed run
+walks the same tree: steps whose rows say they ended are not run again (their outputs are reused), the
+decisions of conditions, loops and routers are replayed, and every other step runs: the one that was in
+flight (no row, or a row still ``running`` with a decision) among them.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class Engine:
             await self._ended(node, path, row.status, output, row.error, replayed=True)
             return output
         attempt, started_at = self.journal.attempts(path) + 1, time.time()
-        await self.journal.write(path, node.name, StepStatus.running, attempt=attempt, started_at=started_at)
+        self.journal.begin(path, node.name, attempt=attempt, started_at=started_at)  # no commit
         await self._emit(StepStarted, step_name=node.name, step_path=path)
         try:
             output = await self._run(node, path, previous)
@@ -350,7 +353,7 @@ class Engine:
         return result
 
     async def _decided(self, node: Node, path: str, decision: dict[str, Any]) -> None:
-        row = self.journal.recorded[path]  # written when the step started
+        row = self.journal.recorded[path]  # begun (in memory) when the step started
         await self.journal.write(
             path,
             node.name,

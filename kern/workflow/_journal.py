@@ -1,9 +1,14 @@
 """A workflow run's journal as the engine uses it: what was recorded, and the rows it writes.
 
-A step's row is written (status running) when it starts and again, with its output and the state it
-changed, in the transaction that commits it. On resume the rows recorded so far are checked against the
-workflow as it is now (:func:`check_against`), so a step renamed or removed since the run started
-stops the resume with a clear error instead of replaying the wrong output.
+A step's row is written once it has something to keep: how it ended (with its output and the state it
+changed, in the transaction that commits it) or, for a condition, loop or router, the decision it took
+before its children run. Its start is not written: a resumed run runs again every step without a
+row saying it ended, the one in flight when the process died included. So ``attempt`` counts the
+attempts of a step that wrote its row (an attempt killed with its process before writing anything
+leaves no trace; the run's own row, path ``run``, counts the run's resumes). On resume the rows
+recorded so far are checked against the workflow as it is now (:func:`check_against`), so a step
+renamed or removed since the run started stops the resume with a clear error instead of replaying
+the wrong output.
 """
 
 from __future__ import annotations
@@ -46,9 +51,25 @@ class Journal:
         return decision_field(self.decision(path), key)
 
     def attempts(self, path: str) -> int:
-        """How many times the step at ``path`` was started before."""
+        """How many attempts of the step at ``path`` wrote its row before (see the module's docstring)."""
         row = self.recorded.get(path)
         return row.attempt if row is not None else 0
+
+    def begin(self, path: str, name: str, *, attempt: int, started_at: float) -> None:
+        """Note that the step at ``path`` starts (attempt ``attempt``), in memory only: nothing is committed.
+
+        Its first :meth:`write` (a decision, or how it ended) stores ``attempt`` and ``started_at``; a
+        decision it recorded before the run was resumed is kept.
+        """
+        self.recorded[path] = StepRecord(
+            run_id=self.run.spec.run_id,
+            step_path=path,
+            step_name=name,
+            status=StepStatus.running,
+            decision=self.decision(path),
+            attempt=attempt,
+            started_at=started_at,
+        )
 
     async def write(
         self,

@@ -33,8 +33,10 @@ AGENT_RUN = (10, 3, 1)
 FIRST_AGENT_RUN = (12, 3, 1)
 """The same for the run that creates its session."""
 
-WORKFLOW_STEP = (4, 2, 0)
-"""(statements, write transactions, read transactions) each further function step adds to a workflow."""
+WORKFLOW_STEP = (2, 1, 0)
+"""(statements, write transactions, read transactions) each further function step adds to a workflow: one
+write transaction (the fenced, locked read of the session's version, then the upsert of the step's row
+``completed``); its start is not written."""
 
 
 @dataclass

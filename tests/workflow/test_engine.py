@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import anyio
@@ -458,3 +459,60 @@ def test_inline_is_for_function_steps_only() -> None:
     agent = Agent(name="writer", model=ScriptedModel("hi"))
     with pytest.raises(UsageError, match="step 'writer': inline=True applies to a function step"):
         Step(agent=agent, inline=True)
+
+
+@pytest.mark.anyio
+async def test_a_step_in_flight_has_no_journal_row_yet() -> None:
+    """A step's start is not committed: while it runs, the journal holds the steps before it only."""
+    seen: list[dict[str, Any]] = []
+
+    async def look(step_input: StepInput, run_context: RunContext) -> str:
+        seen.append(await journal(workflow, run_context.run_id))
+        return "looked"
+
+    workflow = Workflow(name="in-flight", steps=[lambda si: "first", look])
+    await workflow.arun("go")
+    assert {path: row.status for path, row in seen[0].items()} == {
+        "run": StepStatus.running,
+        "0": StepStatus.completed,
+    }
+
+
+@pytest.mark.anyio
+async def test_a_condition_commits_its_decision_before_its_steps_run() -> None:
+    """The condition's row, with its decision, is in the store when its first step runs."""
+    seen: list[dict[str, Any]] = []
+
+    async def look(step_input: StepInput, run_context: RunContext) -> str:
+        seen.append(await journal(workflow, run_context.run_id))
+        return "looked"
+
+    workflow = Workflow(
+        name="decided", steps=[Condition(name="when", evaluator=lambda si: True, steps=[look])]
+    )
+    await workflow.arun("go")
+    row = seen[0]["0"]
+    assert (row.step_name, row.status, row.decision, row.attempt) == (
+        "when",
+        StepStatus.running,
+        {"condition": True},
+        1,
+    )
+    assert "0/condition/0" not in seen[0]
+
+
+@pytest.mark.anyio
+async def test_a_step_row_keeps_its_attempt_and_when_it_started() -> None:
+    """The completed row says attempt 1 and spans the step: started before it ran, finished after."""
+    ran_at: list[float] = []
+
+    def mark(step_input: StepInput) -> str:
+        ran_at.append(time.time())
+        return "marked"
+
+    workflow = Workflow(name="timed", steps=[mark])
+    output = await workflow.arun("go")
+    row = (await journal(workflow, output.run_id))["0"]
+    assert row.attempt == 1
+    assert row.finished_at is not None
+    assert row.started_at <= ran_at[0] <= row.finished_at

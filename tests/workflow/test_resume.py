@@ -15,7 +15,7 @@ import pytest
 
 from kern.db.base import SyncDb
 from kern.exceptions import WorkflowError
-from kern.run import RunStatus, StepCompleted
+from kern.run import RunStatus, StepCompleted, StepStatus
 from kern.workflow import Condition, Parallel, Router, Step, StepInput, Steps, Workflow
 from tests.conftest import open_store
 
@@ -137,6 +137,24 @@ async def test_resume_reruns_only_the_parallel_branches_that_did_not_complete() 
     output = await workflow.aresume(run_id)
     assert output.content == {"done": "done", "flaky": "flaky"}
     assert (done.calls, flaky.calls) == (1, 2)
+
+
+@pytest.mark.anyio
+async def test_a_resumed_step_that_failed_before_records_its_second_attempt() -> None:
+    """After a failure and a resume, the failed step's row says attempt 2, the step before it attempt 1."""
+    first, flaky = Counted("first"), Flaky("flaky")
+    workflow = Workflow(name="attempts", steps=[first, flaky])
+    run_id = await failed_run(workflow)
+    flaky.failing = False
+    await workflow.aresume(run_id)
+    found = await workflow.store.journal(run_id)
+    assert found is not None
+    attempts = {row.step_path: (row.status, row.attempt) for row in found[1]}
+    assert attempts == {
+        "run": (StepStatus.completed, 2),
+        "0": (StepStatus.completed, 1),
+        "1": (StepStatus.completed, 2),
+    }
 
 
 @pytest.mark.anyio

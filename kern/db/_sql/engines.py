@@ -1,8 +1,9 @@
 """Building SQLAlchemy engines from the URLs and file names users pass to the store faces.
 
-Accepted PostgreSQL URLs: ``postgresql://``, ``postgres://``, ``postgresql+psycopg://`` and
-``postgresql+asyncpg://``. Sync faces always drive psycopg 3; async faces drive psycopg 3's async
-mode unless the URL asks for asyncpg.
+SQLite URLs may name any driver (``sqlite://``, ``sqlite+pysqlite://``, ``sqlite+aiosqlite://``); both
+SQLite faces drive pysqlite. Accepted PostgreSQL URLs: ``postgresql://``, ``postgres://``,
+``postgresql+psycopg://`` and ``postgresql+asyncpg://``. Sync faces always drive psycopg 3; async faces
+drive psycopg 3's async mode unless the URL asks for asyncpg.
 """
 
 from __future__ import annotations
@@ -39,18 +40,15 @@ def sqlite_url(*, db_file: str | Path | None, db_url: str | None, face: str) -> 
 
 
 def sqlite_engine(url: URL) -> Engine:
-    """A sync engine on the pysqlite driver."""
+    """A sync engine on the pysqlite driver, for both SQLite faces.
+
+    Whatever driver the URL names (``sqlite+aiosqlite://`` included) the engine drives pysqlite:
+    ``AsyncSqliteDb`` awaits each whole transaction in one worker thread rather than going through an
+    async driver's thread one DB-API call at a time. pysqlite's pool for a file hands connections to
+    any thread (``check_same_thread=False``); each is used by one thread at a time.
+    """
     engine = create_engine(url.set(drivername="sqlite+pysqlite"))
     configure_sqlite(engine, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
-    return engine
-
-
-def async_sqlite_engine(url: URL) -> AsyncEngine:
-    """An async engine on the aiosqlite driver."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url.set(drivername="sqlite+aiosqlite"))
-    configure_sqlite(engine.sync_engine, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
     return engine
 
 

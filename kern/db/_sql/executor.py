@@ -4,8 +4,16 @@ Every store operation is a plain function ``op(conn: Connection, ...)`` written 
 sync API. An executor gives it a connection inside one short transaction and is the single boundary
 where database errors become :class:`~kern.exceptions.StorageError`:
 
-* :class:`SyncExecutor` calls it directly (the sync faces), or in a worker thread when awaited;
-* :class:`AsyncExecutor` runs the very same function through ``AsyncConnection.run_sync``.
+* :class:`SyncExecutor` calls it directly (the sync faces), or, when awaited, runs the whole
+  transaction (pool checkout, BEGIN, every statement, COMMIT, check-in) in one worker-thread hop. It
+  backs both SQLite faces: ``AsyncSqliteDb`` is this executor awaited, not an async driver, since
+  aiosqlite would make one thread round-trip per DB-API call (cursor, execute, fetch, close, commit);
+* :class:`AsyncExecutor` runs the very same function through ``AsyncConnection.run_sync`` (the
+  PostgreSQL async face, whose drivers do real non-blocking I/O).
+
+An awaited operation in a worker thread cannot be interrupted: a cancelled caller waits for the
+transaction to end (anyio's ``run_sync`` without ``abandon_on_cancel``), then sees the cancellation, so
+cancelling never leaves a transaction half done.
 
 Before the first operation each executor checks the schema revision once (see ``migrate``). On SQLite
 the engine itself checks, at each checkout from its pool, that the file is still the one it opened and
@@ -76,8 +84,11 @@ class SyncExecutor:
 
     ``serialize=True`` (the in-memory store, whose one connection is shared by all threads) runs one
     operation at a time and, when awaited, inline on the event loop since there is no I/O to wait on.
-    On SQLite, write transactions of this process queue on a lock before ``BEGIN IMMEDIATE``: SQLite has
-    one writer anyway, and its busy handler backs off in coarse sleeps where a lock hands over at once.
+    Otherwise an awaited operation is one ``anyio.to_thread.run_sync`` call for the whole transaction,
+    schema check and writer lock included. On SQLite, write transactions of this process queue on a
+    (thread) lock before ``BEGIN IMMEDIATE``: SQLite has one writer anyway, and its busy handler backs off
+    in coarse sleeps where a lock hands over at once. The lock is a thread lock, not an event loop's, so
+    one store serves sync callers, and any number of event loops, at once.
     """
 
     def __init__(self, engine: Engine, tables: Tables, *, upgrade_hint: str, serialize: bool = False) -> None:
@@ -126,19 +137,22 @@ class SyncExecutor:
         """Close every pooled connection."""
         self.engine.dispose()
 
+    async def aclose(self) -> None:
+        """Close every pooled connection, in a worker thread (closing a SQLite file may checkpoint it)."""
+        if self._serialize:
+            self.close()
+            return
+        await anyio.to_thread.run_sync(self.close)
+
 
 class AsyncExecutor:
-    """Runs the same operations on an async engine through ``AsyncConnection.run_sync``.
-
-    On SQLite, write transactions of this process queue on a lock, as in :class:`SyncExecutor`.
-    """
+    """Runs the same operations on an async engine through ``AsyncConnection.run_sync``."""
 
     def __init__(self, engine: AsyncEngine, tables: Tables, *, upgrade_hint: str) -> None:
         self.engine = engine
         self.tables = tables
         self._upgrade_hint = upgrade_hint
         self._schema_checked = False
-        self._writer = anyio.Lock() if engine.dialect.name == "sqlite" else None
 
     async def aread(self, op: Op[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``op`` in a read transaction."""
@@ -149,10 +163,6 @@ class AsyncExecutor:
         return await self._acall(True, _bind(op, *args, **kwargs), op.__name__)
 
     async def _acall(self, write: bool, fn: Callable[[Connection], T], name: str) -> T:
-        async with self._writer if write and self._writer is not None else nullcontext():
-            return await self._run(write, fn, name)
-
-    async def _run(self, write: bool, fn: Callable[[Connection], T], name: str) -> T:
         with storage_errors(name, self.engine.dialect.name):
             async with self.engine.connect() as conn:
                 if not self._schema_checked:
@@ -166,7 +176,7 @@ class AsyncExecutor:
 
 
 AnyExecutor = SyncExecutor | AsyncExecutor
-"""Either executor; the runtime only uses the awaitable methods both share."""
+"""Either executor; the runtime (and the async faces) only use the awaitable methods both share."""
 
 __all__ = [
     "AnyExecutor",

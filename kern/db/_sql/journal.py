@@ -1,4 +1,5 @@
-"""The workflow journal: one row per step of a run, written when the step starts and when it ends.
+"""The workflow journal: one row per step of a run, written when the step ends (and, for a condition,
+loop or router, when it decides which children run; a step's start is not written).
 
 Rows are written inside the run's commits (kern.db._sql.claims.commit), so a step's output and the
 state changes it made land in one transaction, fenced by the run's claim. Reading the journal back is
