@@ -24,6 +24,9 @@ ID_LIMIT = 255
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+_EXACT_FLOAT = 2**53
+"""Ints below this (in size) compare with 0 and ``math.inf`` as their float does (the fast path)."""
+
 
 def unstorable_char(text: str) -> str | None:
     """What in ``text`` no store can hold (a NUL or a lone surrogate), described; None if it is fine."""
@@ -36,8 +39,13 @@ def unstorable_char(text: str) -> str | None:
 
 def check_id(value: object, name: str, *, where: str = "") -> str:
     """``value`` if it is a valid id (see the module docstring), else UsageError naming ``name``."""
-    if type(value) is str and 0 < len(value) <= ID_LIMIT and unstorable_char(value) is None:
-        return value
+    if (
+        type(value) is str
+        and 0 < len(value) <= ID_LIMIT
+        and "\x00" not in value
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    ):
+        return value  # the common case, tested inline: unstorable_char's rule without its messages
     if isinstance(value, str):
         text = str.__str__(value)
         if not text:
@@ -74,6 +82,8 @@ def check_instance(
 
 def check_int(value: object, name: str, *, minimum: int, optional: bool = False, where: str = "") -> None:
     """An int (not a bool) of at least ``minimum`` (or None when ``optional``), else UsageError."""
+    if type(value) is int and value >= minimum:
+        return
     if value is None and optional:
         return
     if type(value) is bool or not isinstance(value, int):
@@ -94,17 +104,27 @@ def check_seconds(
 ) -> None:
     """A duration in seconds: an int or float (not a bool), not NaN, positive (or 0 when ``zero``),
     finite unless ``infinite``; or None when ``optional``. Else UsageError naming ``name``."""
-    if value is None and optional:
+    if type(value) is float or (type(value) is int and -_EXACT_FLOAT < value < _EXACT_FLOAT):
+        # The common case, tested inline: NaN fails every comparison, and such an int is its float.
+        if (value > 0 or (zero and value == 0)) and (infinite or value < math.inf):
+            return
+    elif value is None and optional:
         return
-    bound = "0 or more" if zero else "more than 0"
-    accepted = f"a number of seconds, {bound}" + ("" if infinite else " and finite")
-    accepted += " (or None)" if optional else ""
     if not _is_number(value):
+        accepted = _seconds(optional, zero, infinite)
         raise UsageError(_at(where, f"{name} must be {accepted}, got {given(value)}"))
-    number = _as_float(value)
+    number = _as_float(value)  # an int or float subclass, a huge int, or a value out of range
     in_range = number > 0 or (zero and number == 0)
     if math.isnan(number) or (math.isinf(number) and not infinite) or not in_range:
+        accepted = _seconds(optional, zero, infinite)
         raise UsageError(_at(where, f"{name} must be {accepted}, got {given(value, typed=False)}"))
+
+
+def _seconds(optional: bool, zero: bool, infinite: bool) -> str:
+    """What :func:`check_seconds` accepts, in words (built only for the message)."""
+    bound = "0 or more" if zero else "more than 0"
+    accepted = f"a number of seconds, {bound}" + ("" if infinite else " and finite")
+    return accepted + (" (or None)" if optional else "")
 
 
 def check_number(
