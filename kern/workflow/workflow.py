@@ -38,8 +38,8 @@ class Workflow(Runnable):
     ``steps`` takes Steps and composites (kern.workflow.composite), Agents, Teams and functions.
     ``session_state`` is the state a new session starts with; a run's ``session_state=`` merges over
     the stored one (or replaces it with ``overwrite_db_session_state``). ``source`` says where the
-    definition came from (a YAML file, ``module:attr``), recorded with each run so
-    ``kern workflow resume`` can find it.
+    definition came from (a YAML file, ``module:attr``), recorded with each run so that
+    ``kern workflow resume`` can compare it with the definition it is given (it never imports it).
     """
 
     name: str

@@ -96,7 +96,8 @@ __all__ = ["load_workflow", "load_workflow_text"]
 def load_workflow(path: str | os.PathLike[str], *, db: BaseDb | None = None) -> Workflow:
     """The workflow the YAML file at ``path`` defines, storing its runs in ``db``.
 
-    Its ``source`` is the file's absolute path, so ``kern workflow resume`` can load it again.
+    Its ``source`` is the file's absolute path, which ``kern workflow resume`` compares with the file
+    it is given.
     """
     file = Path(path)
     try:
