@@ -135,7 +135,7 @@ class ActiveRun:
 
     def metrics_so_far(self) -> dict[str, Any]:
         """The stored form of :attr:`metrics`, with the time the run has taken until now."""
-        return replace(self.metrics, duration=time.time() - self.started_at).to_json()
+        return _metrics_json(self.metrics, self.started_at)
 
     def add_message(self, message: Message) -> None:
         """Add a message to the run; the next checkpoint stores it."""
@@ -339,8 +339,8 @@ class ChildRun:
         """What the member run's model and tool calls consumed so far (see ActiveRun.metrics)."""
 
     def metrics_so_far(self) -> dict[str, Any]:
-        """The stored form of :attr:`metrics`, with the time the member run has taken until now."""
-        return replace(self.metrics, duration=time.time() - self.started_at).to_json()
+        """The stored form of :attr:`metrics`, with the time the run has taken until now."""
+        return _metrics_json(self.metrics, self.started_at)
 
     def add_message(self, message: Message) -> None:
         """Add a message to the member run; the next checkpoint stores it."""
@@ -391,14 +391,8 @@ class ChildRun:
         self._written, self._flushed = True, flushed
 
 
-def memory_user(user_id: str | None) -> str | None:
-    """Whose memories a run of ``user_id`` uses: exactly that user's.
-
-    A run without a user id uses the anonymous owner's memories (NULL in the store, matched with
-    ``IS NULL``), which no user id reaches: not a user who happens to be called ``"default"``, and
-    never every user's.
-    """
-    return user_id
+def _metrics_json(metrics: RunMetrics, started_at: float) -> dict[str, Any]:
+    return replace(metrics, duration=time.time() - started_at).to_json()
 
 
 def _memory(spec: RunSpec) -> RunMemory | None:
@@ -406,7 +400,7 @@ def _memory(spec: RunSpec) -> RunMemory | None:
         return None
     return RunMemory(
         store=spec.store,
-        user_id=memory_user(spec.user_id),
+        user_id=spec.user_id,  # exactly: None is the anonymous (NULL) owner, never every user
         component_id=spec.component_id,
         limit=spec.memory_limit,
     )

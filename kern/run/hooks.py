@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kern._private.calls import call_user, is_async_callable
 from kern.exceptions import UsageError
 from kern.run.active import RunHandle
-from kern.run.state_call import state_call
-from kern.tools.injection import HOOK_KINDS, Injected, missing_arguments, plan_of, takes_state
+from kern.run.state_call import call_injected
+from kern.tools.injection import HOOK_KINDS, Injected, missing_arguments, plan_of
 
 Hook = Callable[..., Any]
 
@@ -30,11 +29,7 @@ async def run_hooks(hooks: tuple[Hook, ...], run: RunHandle, injected: Injected)
             raise UsageError(
                 f"hook {_name(hook)} asks for {missing[0]!r}, which hooks cannot get; they can get: {names}"
             )
-        if not takes_state(plan):
-            await call_user(hook, **injected.kwargs(plan))
-            continue
-        async with state_call(run, in_thread=not is_async_callable(hook)) as context:
-            await call_user(hook, **injected.with_context(context).kwargs(plan))
+        await call_injected(run, hook, (), injected, plan)
 
 
 def _name(hook: Hook) -> str:

@@ -36,7 +36,7 @@ from kern.db.store import SessionStore
 from kern.exceptions import UsageError
 from kern.models.base import Model
 from kern.models.message import Message
-from kern.run.active import memory_user, refuse_reentry
+from kern.run.active import refuse_reentry
 from kern.run.console import print_events
 from kern.run.events import Emit, RunEvent, discard
 from kern.run.output import RunOutput
@@ -307,7 +307,7 @@ class Runnable(ABC):
         The owner rule of a run: without a user id here or on the definition, the anonymous owner's
         memories (those its runs without a user learnt), never every user's.
         """
-        return await self.store.memories_of(memory_user(self._user(user_id)))
+        return await self.store.memories_of(self._user(user_id))
 
     def get_user_memories(self, user_id: str | None = None) -> list[UserMemory]:
         """The sync face of :meth:`aget_user_memories`."""

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from kern._private.calls import under_deadline
+from kern._private.calls import call_with, is_async_callable, under_deadline
 from kern.run.active import RunHandle
 from kern.session.context import RunContext
+from kern.tools.injection import Injected, Plan, takes_state
 
 
 @asynccontextmanager
@@ -44,3 +46,21 @@ async def state_call(run: RunHandle, *, in_thread: bool) -> AsyncGenerator[RunCo
             context.session_state.clear()
             context.session_state.update(given.session_state)
         run.capture_state()
+
+
+async def call_injected(
+    run: RunHandle,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    injected: Injected,
+    plan: Plan,
+    *,
+    inline: bool = False,
+) -> Any:
+    """Call user code (a hook, a workflow function) with ``args`` and what ``plan`` injects; one that
+    takes the state runs as a state call. ``inline``: a sync ``fn`` runs on the event loop."""
+    if not takes_state(plan):
+        return await call_with(fn, args, injected.kwargs(plan), inline=inline)
+    in_thread = not inline and not is_async_callable(fn)
+    async with state_call(run, in_thread=in_thread) as context:
+        return await call_with(fn, args, injected.with_context(context).kwargs(plan), inline=inline)

@@ -21,7 +21,7 @@ from kern._private.log import bound_run, get_logger
 from kern.db.records import OnBusy, Replay
 from kern.db.store import SessionStore
 from kern.models.message import Message
-from kern.run.active import ActiveRun, RunSpec, execute, memory_user
+from kern.run.active import ActiveRun, RunSpec, execute
 from kern.run.events import Emit, RunCompleted, RunError, RunStarted
 from kern.run.output import RunMetrics, RunOutput
 from kern.run.post_run import PostRun, PostRunPlan, after_run
@@ -188,7 +188,7 @@ async def run_top_level(
     if plan is None or post is None:
         return output
     # the summary/memory work after the committed run: now, or in the caller's task group
-    work = partial(after_run, plan, spec.store, output, post, memory_user=memory_user(call.user_id))
+    work = partial(after_run, plan, spec.store, output, post, memory_user=call.user_id)
     if call.background is not None:
         call.background.start_soon(work)
     else:

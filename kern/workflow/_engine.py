@@ -19,16 +19,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from kern._private.calls import call_with, is_async_callable
 from kern._private.log import get_logger
 from kern.exceptions import UsageError
 from kern.run.active import ActiveRun
 from kern.run.events import Emit, StepCompleted, StepStarted
 from kern.run.member import run_member
-from kern.run.state_call import state_call
+from kern.run.state_call import call_injected
 from kern.session.codec import encode
 from kern.session.status import StepStatus
-from kern.tools.injection import STEP_KINDS, Injected, plan_of, takes_state
+from kern.tools.injection import STEP_KINDS, Injected, plan_of
 from kern.workflow._journal import Journal
 from kern.workflow.composite import Composite, Condition, Loop, Node, Parallel, Router, Steps
 from kern.workflow.step import Step, StepInput, StepOutput
@@ -234,11 +233,7 @@ class Engine:
         ``inline``: a sync ``fn`` is called on the event loop, not in a worker thread."""
         plan = plan_of(fn, STEP_KINDS, skip_first=True)
         injected = Injected(run_context=self.run.context)
-        if not takes_state(plan):
-            return await call_with(fn, args, injected.kwargs(plan), inline=inline)
-        in_thread = not inline and not is_async_callable(fn)
-        async with state_call(self.run, in_thread=in_thread) as context:
-            return await call_with(fn, args, injected.with_context(context).kwargs(plan), inline=inline)
+        return await call_injected(self.run, fn, args, injected, plan, inline=inline)
 
     # --- composites ----------------------------------------------------------------------------------------
 
